@@ -1,0 +1,167 @@
+"""Vendor "rest-json": push with an HMAC signature, per `spec/case-system-rest-json.md`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from deliverers.base import (
+    ContentMismatch,
+    Delivery,
+    PermanentError,
+    Receipt,
+    StoredCopy,
+    TransientError,
+)
+from ledger.clock import rfc3339
+
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+REASON_LIMIT = 300
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"v1={digest.hexdigest()}"
+
+
+class RestJsonDeliverer:
+    def __init__(
+        self,
+        endpoint: str,
+        secret: str,
+        *,
+        client: httpx.Client,
+        token: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._base = endpoint.rstrip("/")
+        self._secret = secret
+        self._token = token
+        self._client = client
+        self._clock = clock
+
+    def deliver(self, delivery: Delivery) -> Receipt:
+        timestamp = str(int(self._clock()))
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": delivery.report_id,
+            "X-Relay-Timestamp": timestamp,
+            "X-Relay-Signature": signature(self._secret, timestamp, delivery.body),
+            **self._auth(),
+        }
+        response = self._send(
+            "POST", "/bekymringsmeldinger", content=delivery.body, headers=headers
+        )
+        if response.status_code in (200, 201):
+            receipt = _json_object(response)
+            reference = receipt.get("saksreferanse")
+            if not isinstance(reference, str) or not reference:
+                raise TransientError(
+                    f"{response.status_code} without saksreferanse",
+                    status_code=response.status_code,
+                )
+            if receipt.get("sha256") != delivery.sha256:
+                raise ContentMismatch(status_code=response.status_code)
+            return Receipt(
+                saksreferanse=reference,
+                sha256=delivery.sha256,
+                status_code=response.status_code,
+                replay=response.status_code == 200,
+            )
+        raise _failure(response)
+
+    def read_back(self, report_id: str) -> StoredCopy | None:
+        response = self._send("GET", f"/bekymringsmeldinger/{report_id}", headers=self._auth())
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise _failure(response)
+        stored = _json_object(response)
+        reference, digest = stored.get("saksreferanse"), stored.get("sha256")
+        if not isinstance(reference, str) or not isinstance(digest, str):
+            raise TransientError(
+                "read-back answer without saksreferanse or sha256", status_code=200
+            )
+        return StoredCopy(saksreferanse=reference, sha256=digest)
+
+    def list_since(self, since: datetime) -> set[str]:
+        response = self._send(
+            "GET",
+            "/bekymringsmeldinger",
+            params={"mottatt_fra": rfc3339(since)},
+            headers=self._auth(),
+        )
+        if response.status_code != 200:
+            raise _failure(response)
+        ids = _json_object(response).get("ids")
+        if not isinstance(ids, list) or not all(isinstance(item, str) for item in ids):
+            raise TransientError("list answer without an ids list", status_code=200)
+        return set(ids)
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._client.request(method, self._base + path, timeout=TIMEOUT, **kwargs)
+        except httpx.TimeoutException as error:
+            raise TransientError(f"timeout ({type(error).__name__})") from None
+        except httpx.TransportError as error:
+            raise TransientError(f"connection error ({type(error).__name__})") from None
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        value = response.json()
+    except ValueError:
+        raise TransientError(
+            f"{response.status_code} with a body that is not JSON", status_code=response.status_code
+        ) from None
+    if not isinstance(value, dict):
+        raise TransientError(
+            f"{response.status_code} with a body that is not a JSON object",
+            status_code=response.status_code,
+        )
+    return value
+
+
+def _failure(response: httpx.Response) -> TransientError | PermanentError:
+    status = response.status_code
+    if status in (408, 429) or status >= 500:
+        return TransientError(
+            f"HTTP {status}", status_code=status, retry_after=retry_after_seconds(response)
+        )
+    return PermanentError(f"HTTP {status}: {_problem_summary(response)}", status_code=status)
+
+
+def _problem_summary(response: httpx.Response) -> str:
+    try:
+        problem = response.json()
+    except ValueError:
+        return response.reason_phrase or "no explanation"
+    if not isinstance(problem, dict):
+        return response.reason_phrase or "no explanation"
+    parts = [str(problem[key]) for key in ("title", "detail") if problem.get(key)]
+    return ("; ".join(parts) or response.reason_phrase or "no explanation")[:REASON_LIMIT]
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())

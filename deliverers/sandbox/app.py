@@ -1,0 +1,134 @@
+"""A simulated rest-json case system: all three endpoints of the contract, its own storage.
+
+It checks what a real one should check (signature, timestamp, Idempotency-Key, body) so
+that tests against it prove the relay speaks the contract. Under `/_sandbox/` it shows
+tests and the demo what it stored; a real case system has no such endpoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from deliverers.rest_json import signature
+from deliverers.sandbox.store import SandboxStore
+
+CLOCK_SKEW_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    secret: str
+    token: str | None = None
+    database: Path | None = None
+
+
+def _problem(status: int, title: str) -> JSONResponse:
+    return JSONResponse(
+        {"type": "about:blank", "title": title, "status": status},
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+def _utc_iso(value: str) -> str:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("no offset")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def create_sandbox_app(config: SandboxConfig) -> FastAPI:
+    app = FastAPI(title="Simulated case system (rest-json)", docs_url=None, redoc_url=None)
+    store = SandboxStore(config.database)
+    app.state.store = store
+
+    def authorised(request: Request) -> bool:
+        if config.token is None:
+            return True
+        expected = f"Bearer {config.token}"
+        return hmac.compare_digest(request.headers.get("authorization", ""), expected)
+
+    @app.post("/bekymringsmeldinger")
+    async def deliver(request: Request) -> Response:
+        now = datetime.now(UTC)
+        body = await request.body()
+        if not authorised(request):
+            return _problem(401, "missing or wrong bearer token")
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return _problem(415, "Content-Type must be application/json")
+        timestamp = request.headers.get("x-relay-timestamp", "")
+        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > CLOCK_SKEW_SECONDS:
+            return _problem(401, "X-Relay-Timestamp missing or too far from our clock")
+        given = request.headers.get("x-relay-signature", "")
+        if not hmac.compare_digest(given, signature(config.secret, timestamp, body)):
+            return _problem(401, "X-Relay-Signature does not match")
+        try:
+            document = json.loads(body)
+            report_id = document["id"]
+            mottatt = _utc_iso(document["mottatt"])
+        except (ValueError, KeyError, TypeError):
+            return _problem(400, "body is not a report envelope")
+        if request.headers.get("idempotency-key") != report_id:
+            return _problem(400, "Idempotency-Key must equal the body's id")
+        digest = hashlib.sha256(body).hexdigest()
+        stored, created = store.store(report_id, digest, body, mottatt, now)
+        status = 201 if created else 200
+        store.record_post(report_id, status, now)
+        return JSONResponse(
+            {"saksreferanse": stored.saksreferanse, "sha256": stored.sha256}, status_code=status
+        )
+
+    @app.get("/bekymringsmeldinger/{report_id}")
+    def read_back(report_id: str, request: Request) -> Response:
+        if not authorised(request):
+            return _problem(401, "missing or wrong bearer token")
+        stored = store.get(report_id)
+        if stored is None:
+            return _problem(404, "not stored here")
+        return JSONResponse(
+            {"id": stored.id, "saksreferanse": stored.saksreferanse, "sha256": stored.sha256}
+        )
+
+    @app.get("/bekymringsmeldinger")
+    def list_since(mottatt_fra: str, request: Request) -> Response:
+        if not authorised(request):
+            return _problem(401, "missing or wrong bearer token")
+        try:
+            since = _utc_iso(mottatt_fra)
+        except ValueError:
+            return _problem(400, "mottatt_fra must be an RFC 3339 time with an offset")
+        return JSONResponse({"ids": store.ids_since(since)})
+
+    @app.get("/_sandbox/reports")
+    def stored_reports() -> Response:
+        posts = store.post_counts()
+        return JSONResponse(
+            [
+                {
+                    "id": item.id,
+                    "saksreferanse": item.saksreferanse,
+                    "sha256": item.sha256,
+                    "mottatt": item.mottatt,
+                    "posts": posts.get(item.id, 0),
+                }
+                for item in store.all()
+            ]
+        )
+
+    @app.get("/_sandbox/reports/{report_id}/body")
+    def stored_body(report_id: str) -> Response:
+        body = store.body(report_id)
+        if body is None:
+            return _problem(404, "not stored here")
+        return Response(body, media_type="application/json")
+
+    return app

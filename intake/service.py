@@ -1,0 +1,109 @@
+"""Accepting a report: one unit of work writes the report, its first transition and outbox row."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from intake.problems import Problem
+from ledger.records import ROUTE, NewReport
+from ledger.uow import UnitOfWork
+
+INTAKE = "intake"
+
+
+@dataclass(frozen=True)
+class Submission:
+    client_id: str
+    meldingstype: str
+    kommunenummer: str
+    bydelsnummer: str | None
+    document: bytes
+    request_sha256: str
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: str
+    received_at: datetime
+    replay: bool = False
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    """Same JSON content, same fingerprint, whatever the key order or whitespace."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def idempotency_conflict() -> Problem:
+    return Problem(
+        409,
+        "idempotency-key-reused",
+        "Idempotency-Key reused with a different body",
+        "this Idempotency-Key was first used with another request body; use a new key",
+    )
+
+
+def accept_report(
+    uow_factory: Callable[[], UnitOfWork],
+    submission: Submission,
+    *,
+    now: Callable[[], datetime],
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> Accepted:
+    """Store the report durably, or raise. Returns the earlier answer for a repeated key."""
+    try:
+        return _accept_once(uow_factory(), submission, now=now, new_id=new_id)
+    except IntegrityError:
+        # A concurrent request with the same key committed first; answer as it did.
+        if submission.idempotency_key is None:
+            raise
+        return _accept_once(uow_factory(), submission, now=now, new_id=new_id)
+
+
+def _accept_once(
+    uow: UnitOfWork,
+    submission: Submission,
+    *,
+    now: Callable[[], datetime],
+    new_id: Callable[[], str],
+) -> Accepted:
+    with uow:
+        key = submission.idempotency_key
+        if key is not None:
+            earlier = uow.ledger.idempotent_answer(submission.client_id, key)
+            if earlier is not None:
+                request_sha256, report_id = earlier
+                if request_sha256 != submission.request_sha256:
+                    raise idempotency_conflict()
+                report = uow.ledger.get(report_id)
+                assert report is not None
+                return Accepted(report.id, report.received_at, replay=True)
+        received_at = now()
+        report = uow.ledger.add_report(
+            NewReport(
+                id=new_id(),
+                client_id=submission.client_id,
+                meldingstype=submission.meldingstype,
+                submitted_kommunenummer=submission.kommunenummer,
+                submitted_bydelsnummer=submission.bydelsnummer,
+                received_at=received_at,
+            ),
+            submission.document,
+            actor=f"{INTAKE}:{submission.client_id}",
+            dispatch=ROUTE,
+        )
+        if key is not None:
+            uow.ledger.remember_key(
+                submission.client_id, key, submission.request_sha256, report.id, received_at
+            )
+        uow.commit()
+        return Accepted(report.id, report.received_at)

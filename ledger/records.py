@@ -1,0 +1,87 @@
+"""Plain values read from and written to the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ledger.lifecycle import State
+
+
+@dataclass(frozen=True)
+class NewReport:
+    id: str
+    client_id: str
+    meldingstype: str
+    submitted_kommunenummer: str
+    submitted_bydelsnummer: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Report:
+    id: str
+    client_id: str
+    meldingstype: str
+    state: State
+    submitted_kommunenummer: str
+    submitted_bydelsnummer: str | None
+    kommunenummer: str | None
+    bydelsnummer: str | None
+    recipient: str | None
+    vendor: str | None
+    received_at: datetime
+    updated_at: datetime
+    attempts: int
+    routed_at: datetime | None
+    next_attempt_at: datetime | None
+    delivery_sha256: str | None
+    saksreferanse: str | None
+    last_sequence: int
+    last_hash: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> Report:
+        values = dict(row)
+        values["state"] = State(values["state"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Transition:
+    report_id: str
+    sequence: int
+    from_state: State | None
+    to_state: State
+    at: datetime
+    actor: str
+    reason: str | None
+    detail: Mapping[str, Any] | None
+    previous_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A message the outbox relay must publish once the transaction commits."""
+
+    task: str
+    queue: str
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    report_id: str
+    task: str
+    queue: str
+
+
+ROUTE = Dispatch(task="route", queue="route")
+
+
+def deliver_dispatch(vendor: str) -> Dispatch:
+    """Deliveries go to one queue per vendor, so one vendor's trouble cannot block another's."""
+    return Dispatch(task="deliver", queue=f"deliver.{vendor}")

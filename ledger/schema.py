@@ -1,0 +1,133 @@
+"""The ledger's tables. The Alembic migrations in `ledger/migrations` create exactly these.
+
+`transitions` is append-only: no code updates or deletes a row, and the database refuses it
+(a trigger on Postgres and on SQLite, created by the first migration).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, on every dialect (SQLite keeps no offset)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger; pass an aware UTC time")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("client_id", String(100), nullable=False),
+    Column("meldingstype", String(100), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("submitted_kommunenummer", String(4), nullable=False),
+    Column("submitted_bydelsnummer", String(2)),
+    Column("kommunenummer", String(4)),
+    Column("bydelsnummer", String(2)),
+    Column("recipient", String(100)),
+    Column("vendor", String(50)),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("routed_at", UTCDateTime()),
+    Column("next_attempt_at", UTCDateTime()),
+    Column("delivery_sha256", String(64)),
+    Column("saksreferanse", String(200)),
+    Column("last_sequence", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Index(None, "state", "updated_at"),
+    Index(None, "recipient", "state"),
+    Index(None, "client_id", "received_at"),
+)
+
+# Content lives apart from metadata so that it can be encrypted and erased on its own.
+report_contents = Table(
+    "report_contents",
+    metadata,
+    Column("report_id", String(36), ForeignKey("reports.id"), primary_key=True),
+    Column("document", LargeBinary, nullable=False),
+)
+
+transitions = Table(
+    "transitions",
+    metadata,
+    Column("report_id", String(36), ForeignKey("reports.id"), primary_key=True),
+    Column("sequence", Integer, primary_key=True),
+    Column("from_state", String(32)),
+    Column("to_state", String(32), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text),
+    Column("detail", JSON),
+    Column("previous_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("report_id", String(36), ForeignKey("reports.id"), nullable=False),
+    Column("task", String(50), nullable=False),
+    Column("queue", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("published_at", UTCDateTime()),
+    Column("publish_attempts", Integer, nullable=False, default=0),
+    Index(None, "published_at", "id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("client_id", String(100), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("report_id", String(36), ForeignKey("reports.id"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "created_at"),
+)

@@ -1,0 +1,80 @@
+"""Broker connection settings for each supported transport.
+
+- `sqla+sqlite:///…` (embedded default): kombu's SQLAlchemy transport, polled every 0.1 s.
+- `redis://…`: visibility timeout well above the task time limit; optional key prefix.
+- `amqp://…` (RabbitMQ): publisher confirms.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from kombu.transport import sqlalchemy as kombu_sqlalchemy
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+
+EMBEDDED_PREFIX = "sqla+"
+EMBEDDED_POLL_SECONDS = 0.1
+REDIS_VISIBILITY_TIMEOUT_SECONDS = 3600
+_KOMBU_ONLY_OPTIONS = (
+    "polling_interval",
+    "queue_tablename",
+    "message_tablename",
+    "callback",
+    "errback",
+    "max_retries",
+    "interval_start",
+    "interval_step",
+    "interval_max",
+    "retry_errors",
+)
+
+
+class EmbeddedChannel(kombu_sqlalchemy.Channel):
+    def _engine_from_config(self) -> Engine:
+        options = dict(self.connection.client.transport_options)
+        for name in _KOMBU_ONLY_OPTIONS:
+            options.pop(name, None)
+        return create_engine(self.connection.client.hostname, **options)
+
+
+class EmbeddedTransport(kombu_sqlalchemy.Transport):
+    """kombu's SQLAlchemy transport, polling faster than its 1 s default."""
+
+    Channel = EmbeddedChannel
+    polling_interval = EMBEDDED_POLL_SECONDS
+
+
+def celery_broker_config(broker_url: str, key_prefix: str | None = None) -> dict[str, Any]:
+    if broker_url.startswith(EMBEDDED_PREFIX):
+        database_url = broker_url[len(EMBEDDED_PREFIX) :]
+        _prepare_sqlite_broker(database_url)
+        return {
+            "broker_url": database_url,
+            "broker_transport": f"{__name__}:EmbeddedTransport",
+            "broker_transport_options": {"connect_args": {"timeout": 30}},
+        }
+    if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
+        options: dict[str, Any] = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_SECONDS}
+        if key_prefix:
+            options["global_keyprefix"] = key_prefix
+        return {"broker_url": broker_url, "broker_transport_options": options}
+    if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+        return {"broker_url": broker_url, "broker_transport_options": {"confirm_publish": True}}
+    raise ValueError(
+        "RELAY_BROKER_URL must start with sqla+sqlite://, redis:// or amqp:// "
+        f"(got {broker_url.split('://')[0]}://…)"
+    )
+
+
+def _prepare_sqlite_broker(database_url: str) -> None:
+    """WAL mode is a property of the file; set it once so readers never block the writer."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    path = Path(url.database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path, timeout=30) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")

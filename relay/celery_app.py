@@ -1,0 +1,96 @@
+"""The Celery app: settings for no loss, one queue per stage and vendor, and the tasks.
+
+Tasks take a report id and nothing else; the ledger holds everything they need. A task
+that finds its report in another state than it expects does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+from sqlalchemy.exc import OperationalError
+
+from deliverers.registry import VENDORS
+from deliverers.stage import deliver_report
+from relay.bootstrap import Container, bootstrap
+from relay.broker import celery_broker_config
+from relay.settings import Settings
+from router.stage import route_report
+
+TASK_TIME_LIMIT_SECONDS = 120
+ROUTE_QUEUE = "route"
+
+
+def worker_queues() -> list[str]:
+    return [ROUTE_QUEUE, *(f"deliver.{vendor}" for vendor in sorted(VENDORS))]
+
+
+class RelayCelery(Celery):  # type: ignore[misc]
+    """A Celery app that builds this process's container on first use (after any fork)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("relay", set_as_current=False)
+        self.settings = settings
+        self._container: Container | None = None
+        self._container_pid: int | None = None
+
+    @property
+    def container(self) -> Container:
+        if self._container is None or self._container_pid != os.getpid():
+            self._container = bootstrap(self.settings)
+            self._container_pid = os.getpid()
+        return self._container
+
+    def use_container(self, container: Container) -> None:
+        self._container, self._container_pid = container, os.getpid()
+
+
+def create_celery(settings: Settings) -> RelayCelery:
+    app = RelayCelery(settings)
+    app.conf.update(
+        celery_broker_config(settings.broker_url, settings.broker_key_prefix),
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=ROUTE_QUEUE,
+        task_create_missing_queues=True,
+        task_time_limit=TASK_TIME_LIMIT_SECONDS,
+        task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 20,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        worker_enable_remote_control=False,
+    )
+    _register_tasks(app)
+    return app
+
+
+def _register_tasks(app: RelayCelery) -> None:
+    retry_options: dict[str, Any] = {
+        "autoretry_for": (OperationalError,),
+        "retry_backoff": 2,
+        "retry_backoff_max": 30,
+        "max_retries": 5,
+    }
+
+    @app.task(name="relay.route", **retry_options)  # type: ignore[untyped-decorator]
+    def route(report_id: str) -> None:
+        container = app.container
+        route_report(container.uow(), container.routes, report_id, container.now)
+
+    @app.task(name="relay.deliver", **retry_options)  # type: ignore[untyped-decorator]
+    def deliver(report_id: str) -> None:
+        container = app.container
+        deliver_report(
+            container.uow,
+            report_id,
+            deliverer_for=container.deliverer_for,
+            policy_for=container.policy_for,
+            now=container.now,
+            jitter=container.jitter,
+        )

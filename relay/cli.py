@@ -1,0 +1,237 @@
+"""The `relay` command line: run the pipeline's processes, and look after reports."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from deliverers.registry import RecipientConfigError
+from ledger.clock import rfc3339
+from relay.bootstrap import StartupError, bootstrap, load_settings
+from relay.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
+    )
+
+
+def startup_errors(command: F) -> F:
+    """Turn configuration mistakes into one clear message and exit status 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (StartupError, RecipientConfigError) as error:
+            click.echo(f"relay: {error}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_and_logging() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return settings
+
+
+@click.group()
+def main() -> None:
+    """bekymring-relay: carries concern reports to case systems and proves they arrived."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@startup_errors
+def run(host: str, port: int) -> None:
+    """Everything in one process: intake API, worker, outbox relay, periodic jobs."""
+    from relay.embedded import run_embedded
+
+    settings = settings_and_logging()
+    container = bootstrap(settings)
+    container.check_routes()
+    run_embedded(container, host, port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@startup_errors
+def api(host: str, port: int) -> None:
+    """The intake API alone (production: run several behind a load balancer)."""
+    import uvicorn
+
+    from relay.wiring import intake_app
+
+    settings = settings_and_logging()
+    container = bootstrap(settings)
+    uvicorn.run(intake_app(container), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@main.command()
+@click.option("--concurrency", type=int, default=None, help="Default: RELAY_WORKER_CONCURRENCY.")
+@click.option(
+    "--pool",
+    type=click.Choice(["prefork", "threads", "solo"]),
+    default="prefork",
+    show_default=True,
+)
+@click.option("--queues", default=None, help="Comma-separated; default: route and every vendor.")
+@startup_errors
+def worker(concurrency: int | None, pool: str, queues: str | None) -> None:
+    """A Celery worker for the routing and delivery queues."""
+    from relay.celery_app import create_celery
+    from relay.embedded import worker_argv
+
+    settings = settings_and_logging()
+    check = bootstrap(settings)
+    check.check_routes()  # a missing secret stops the start, not the first delivery
+    check.close()
+    celery = create_celery(settings)
+    celery.worker_main(
+        worker_argv(
+            concurrency or settings.worker_concurrency,
+            pool=pool,
+            queues=queues.split(",") if queues else None,
+        )
+    )
+
+
+@main.command()
+@startup_errors
+def scheduler() -> None:
+    """The outbox relay and the periodic jobs (one or more per deployment)."""
+    from relay.celery_app import create_celery
+    from relay.scheduler import Scheduler
+    from relay.wiring import CeleryPublisher, scheduler_jobs
+
+    settings = settings_and_logging()
+    container = bootstrap(settings)
+    celery = create_celery(settings)
+    celery.use_container(container)
+    try:
+        Scheduler(scheduler_jobs(container, CeleryPublisher(celery))).run_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        container.close()
+
+
+@main.command()
+@click.argument("report_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@startup_errors
+def status(report_id: str, as_json: bool) -> None:
+    """A report's state and its full history (metadata only)."""
+    container = bootstrap(settings_and_logging())
+    try:
+        with container.uow() as uow:
+            report = uow.ledger.get(report_id)
+            history = uow.ledger.history(report_id) if report else []
+    finally:
+        container.close()
+    if report is None:
+        click.echo(f"relay: no report {report_id}", err=True)
+        sys.exit(1)
+    view: dict[str, Any] = {
+        "id": report.id,
+        "state": report.state.value,
+        "meldingstype": report.meldingstype,
+        "client": report.client_id,
+        "kommunenummer": report.kommunenummer or report.submitted_kommunenummer,
+        "bydelsnummer": report.bydelsnummer,
+        "recipient": report.recipient,
+        "attempts": report.attempts,
+        "saksreferanse": report.saksreferanse,
+        "received_at": rfc3339(report.received_at),
+        "history": [
+            {
+                "sequence": t.sequence,
+                "from": t.from_state.value if t.from_state else None,
+                "to": t.to_state.value,
+                "at": rfc3339(t.at),
+                "actor": t.actor,
+                "reason": t.reason,
+                "detail": t.detail,
+            }
+            for t in history
+        ],
+    }
+    if as_json:
+        click.echo(json.dumps(view, indent=2, ensure_ascii=False))
+        return
+    for key in ("id", "state", "meldingstype", "client", "kommunenummer", "recipient", "attempts"):
+        click.echo(f"{key:>14}: {view[key]}")
+    click.echo("       history:")
+    for entry in view["history"]:
+        origin = entry["from"] or "-"
+        line = (
+            f"  {entry['sequence']:>3} {entry['at']} {origin} -> {entry['to']} by {entry['actor']}"
+        )
+        if entry["reason"]:
+            line += f": {entry['reason']}"
+        click.echo(line)
+
+
+@main.group()
+def db() -> None:
+    """The ledger's schema."""
+
+
+@db.command()
+@startup_errors
+def upgrade() -> None:
+    """Bring the ledger's schema up to date (Alembic)."""
+    from ledger.migrate import current_revision
+
+    container = bootstrap(settings_and_logging(), migrate=True)
+    click.echo(f"ledger schema at revision {current_revision(container.engine)}")
+    container.close()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8181, show_default=True, type=int)
+@click.option("--secret-env", required=True, help="Env var holding the shared signing secret.")
+@click.option("--token-env", default=None, help="Env var holding a required bearer token.")
+@click.option("--database", type=click.Path(path_type=Path), default=None, help="SQLite file.")
+def sandbox(
+    host: str, port: int, secret_env: str, token_env: str | None, database: Path | None
+) -> None:
+    """A simulated rest-json case system, for tests, the demo and compose."""
+    import uvicorn
+
+    from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
+
+    secret = os.environ.get(secret_env)
+    if not secret:
+        raise click.UsageError(f"environment variable {secret_env} is not set")
+    token = os.environ.get(token_env) if token_env else None
+    app = create_sandbox_app(SandboxConfig(secret=secret, token=token, database=database))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.option("--reports", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--timeout", default=90.0, show_default=True, type=float, help="Seconds to wait.")
+@startup_errors
+def demo(reports: int, timeout: float) -> None:
+    """The whole pipeline end to end with simulated municipalities, on the embedded default."""
+    from relay.demo import run_demo
+
+    configure_logging("WARNING")
+    sys.exit(run_demo(reports=reports, timeout=timeout))

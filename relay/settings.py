@@ -1,0 +1,75 @@
+"""The one settings object. Every value comes from a `RELAY_*` environment variable.
+
+Defaults give the embedded setup: a SQLite ledger and kombu's SQLAlchemy transport on
+SQLite, both under `RELAY_DATA_DIR`. A bad value fails at start with the variable's name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_TOKEN_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RELAY_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    broker_url: str = ""
+    broker_key_prefix: str | None = None
+    routes_file: Path | None = None
+    intake_tokens: SecretStr = SecretStr("")
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+
+    verify_delay_seconds: float = Field(default=60, ge=0)
+    retry_base_seconds: float = Field(default=5, gt=0)
+    retry_max_attempts: int = Field(default=20, ge=1)
+
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    scheduler_tick_seconds: float = Field(default=1.0, gt=0)
+    worker_concurrency: int = Field(default=4, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'ledger.sqlite'}"
+        if not self.broker_url:
+            self.broker_url = f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
+        self.client_tokens()  # fail at start, not at the first request
+        return self
+
+    def client_tokens(self) -> dict[str, str]:
+        """Parse `RELAY_INTAKE_TOKENS` ("client:token,client:token") into token -> client."""
+        tokens: dict[str, str] = {}
+        raw = self.intake_tokens.get_secret_value().strip()
+        if not raw:
+            return tokens
+        for position, entry in enumerate(raw.split(","), start=1):
+            client, sep, token = entry.strip().partition(":")
+            if not sep or not client or not token:
+                raise ValueError(
+                    f"RELAY_INTAKE_TOKENS entry {position} must look like client_id:token"
+                )
+            if len(token) < MIN_TOKEN_LENGTH:
+                raise ValueError(
+                    f"RELAY_INTAKE_TOKENS: the token of client {client!r} is shorter than "
+                    f"{MIN_TOKEN_LENGTH} characters"
+                )
+            if token in tokens:
+                raise ValueError(f"RELAY_INTAKE_TOKENS: client {client!r} reuses another's token")
+            tokens[token] = client
+        return tokens
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite") and self.broker_url.startswith("sqla+")

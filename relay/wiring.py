@@ -1,0 +1,58 @@
+"""Wiring the packages together: the intake app, the publisher and the scheduler's jobs."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from intake.api import IntakeConfig, create_intake_app
+from ledger.records import OutboxMessage
+from relay.bootstrap import Container
+from relay.celery_app import RelayCelery
+from relay.jobs import forget_old_idempotency_keys, publish_outbox, release_due_retries
+from relay.scheduler import Periodic
+
+PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2}
+
+
+class CeleryPublisher:
+    def __init__(self, app: RelayCelery) -> None:
+        self._app = app
+
+    def publish(self, message: OutboxMessage) -> None:
+        self._app.send_task(
+            f"relay.{message.task}",
+            args=[message.report_id],
+            queue=message.queue,
+            retry=True,
+            retry_policy=PUBLISH_RETRY,
+        )
+
+
+def intake_app(container: Container) -> FastAPI:
+    settings = container.settings
+    return create_intake_app(
+        IntakeConfig(
+            uow_factory=container.uow,
+            tokens=settings.client_tokens(),
+            max_body_bytes=settings.max_body_bytes,
+            now=container.now,
+        )
+    )
+
+
+def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Periodic]:
+    settings = container.settings
+    tick = settings.scheduler_tick_seconds
+    return [
+        Periodic(
+            "outbox",
+            settings.outbox_poll_seconds,
+            lambda: publish_outbox(container.uow, publisher, container.now),
+        ),
+        Periodic("retries", tick, lambda: release_due_retries(container.uow, container.now)),
+        Periodic(
+            "idempotency-keys",
+            3600,
+            lambda: forget_old_idempotency_keys(container.uow, container.now),
+        ),
+    ]

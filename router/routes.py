@@ -1,0 +1,168 @@
+"""The routes file: which recipient serves which municipality or bydel, and how to reach it.
+
+Contract: `spec/routes-file.md`. YAML or TOML. A file that does not hold is refused with a
+message naming the entry and the field; a recipient's secret comes from the environment
+variable it names, and a missing variable is an error when the file is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SERVES_PATTERN = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
+class RoutesFileError(Exception):
+    """The routes file cannot be used. The message names the entry and field."""
+
+
+class RecipientEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9-]+$", max_length=100)
+    name: str = Field(min_length=1)
+    serves: list[str] = Field(min_length=1)
+    vendor: str = Field(min_length=1)
+    endpoint: str = Field(min_length=1)
+    secret_env: str | None = None
+    token_env: str | None = None
+    receipt: Literal["strict", "legacy"] = "strict"
+
+    @field_validator("serves")
+    @classmethod
+    def _serves_are_numbers(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not SERVES_PATTERN.match(value):
+                raise ValueError(
+                    f"{value!r} is neither a kommunenummer (kkkk) nor a bydel (kkkk-bb)"
+                )
+        return values
+
+
+class RoutesDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recipients: list[RecipientEntry]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A recipient with its secrets read from the environment."""
+
+    id: str
+    name: str
+    serves: tuple[str, ...]
+    vendor: str
+    endpoint: str
+    secret: str | None
+    token: str | None
+    receipt: str
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    recipients: Mapping[str, Recipient]
+    by_served: Mapping[str, str]  # "kkkk" or "kkkk-bb" -> recipient id
+
+    def recipient_for(self, served: str) -> Recipient | None:
+        recipient_id = self.by_served.get(served)
+        return self.recipients[recipient_id] if recipient_id else None
+
+    def routes_by_bydel(self, kommunenummer: str) -> bool:
+        prefix = f"{kommunenummer}-"
+        return any(key.startswith(prefix) for key in self.by_served)
+
+
+def load_routes(path: Path, environ: Mapping[str, str] | None = None) -> RouteTable:
+    """Read, check and resolve a routes file. Raises `RoutesFileError`."""
+    environ = os.environ if environ is None else environ
+    raw = _read(path)
+    try:
+        document = RoutesDocument.model_validate(raw)
+    except ValidationError as error:
+        raise RoutesFileError(_explain(path, raw, error)) from None
+    return build_table(document.recipients, environ, source=str(path))
+
+
+def build_table(
+    entries: Iterable[RecipientEntry], environ: Mapping[str, str], *, source: str = "routes"
+) -> RouteTable:
+    recipients: dict[str, Recipient] = {}
+    by_served: dict[str, str] = {}
+    for index, entry in enumerate(entries):
+        where = f"{source}: recipients[{index}] (id={entry.id})"
+        if entry.id in recipients:
+            raise RoutesFileError(f"{where}.id: the id is used by an earlier entry too")
+        for served in entry.serves:
+            if served in by_served:
+                raise RoutesFileError(
+                    f"{where}.serves: {served} is already served by {by_served[served]}"
+                )
+            by_served[served] = entry.id
+        recipients[entry.id] = Recipient(
+            id=entry.id,
+            name=entry.name,
+            serves=tuple(entry.serves),
+            vendor=entry.vendor,
+            endpoint=entry.endpoint,
+            secret=_from_env(entry.secret_env, environ, f"{where}.secret_env"),
+            token=_from_env(entry.token_env, environ, f"{where}.token_env"),
+            receipt=entry.receipt,
+        )
+    return RouteTable(recipients=recipients, by_served=by_served)
+
+
+def _from_env(name: str | None, environ: Mapping[str, str], where: str) -> str | None:
+    if name is None:
+        return None
+    value = environ.get(name)
+    if not value:
+        raise RoutesFileError(f"{where}: environment variable {name} is not set")
+    return value
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise RoutesFileError(f"{path}: cannot read the routes file ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise RoutesFileError(f"{path}: the routes file is not UTF-8") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            return tomllib.loads(text)
+        return yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+        raise RoutesFileError(f"{path}: not valid {path.suffix.lstrip('.')}: {error}") from None
+
+
+def _explain(path: Path, raw: Any, error: ValidationError) -> str:
+    lines = [f"{path}: the routes file is invalid"]
+    for problem in error.errors():
+        location = list(problem["loc"])
+        where = ""
+        if len(location) >= 2 and location[0] == "recipients" and isinstance(location[1], int):
+            index = location[1]
+            entry_id = _entry_id(raw, index)
+            where = f"recipients[{index}]" + (f" (id={entry_id})" if entry_id else "")
+            location = location[2:]
+        field = ".".join(str(part) for part in location)
+        lines.append(f"  {where}{'.' if where and field else ''}{field}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def _entry_id(raw: Any, index: int) -> str | None:
+    try:
+        value = raw["recipients"][index]["id"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return value if isinstance(value, str) else None

@@ -1,0 +1,65 @@
+"""The routing stage: move a RECEIVED (or re-routed) report to ROUTED or HELD."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from ledger.lifecycle import State
+from ledger.records import deliver_dispatch
+from ledger.uow import UnitOfWork
+from router.resolve import Held, Routed, resolve
+from router.routes import RouteTable
+
+ROUTER = "router"
+
+
+def route_report(
+    uow: UnitOfWork,
+    table: RouteTable,
+    report_id: str,
+    now: Callable[[], datetime],
+    *,
+    from_states: frozenset[State] = frozenset({State.RECEIVED}),
+    actor: str = ROUTER,
+    reason: str | None = None,
+) -> State | None:
+    """Route one report if it is in one of `from_states`; returns its new state, or None.
+
+    A report in any other state has moved on (a duplicate message): nothing is written.
+    """
+    with uow:
+        report = uow.ledger.get(report_id, lock=True)
+        if report is None or report.state not in from_states:
+            return None
+        decision = resolve(report.submitted_kommunenummer, report.submitted_bydelsnummer, table)
+        at = now()
+        match decision:
+            case Routed():
+                moved = uow.ledger.move(
+                    report,
+                    State.ROUTED,
+                    at=at,
+                    actor=actor,
+                    reason=reason,
+                    detail={
+                        "recipient": decision.recipient,
+                        "kommunenummer": decision.kommunenummer,
+                    },
+                    changes={
+                        "recipient": decision.recipient,
+                        "vendor": decision.vendor,
+                        "kommunenummer": decision.kommunenummer,
+                        "bydelsnummer": decision.bydelsnummer,
+                        "routed_at": at,
+                        "attempts": 0,
+                        "next_attempt_at": None,
+                    },
+                    dispatch=deliver_dispatch(decision.vendor),
+                )
+            case Held():
+                moved = uow.ledger.move(
+                    report, State.HELD, at=at, actor=actor, reason=decision.reason
+                )
+        uow.commit()
+        return moved.state
