@@ -59,7 +59,7 @@ class RestJsonDeliverer:
         response = self._send(
             "POST", "/bekymringsmeldinger", content=delivery.body, headers=headers
         )
-        if response.status_code in (200, 201):
+        if response.is_success:  # any 2xx must carry proof; a bare 2xx proves nothing
             receipt = _json_object(response)
             reference = receipt.get("saksreferanse")
             if not isinstance(reference, str) or not reference:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -27,12 +28,13 @@ from intake.problems import Problem
 from intake.service import Accepted, Submission, accept_report, request_fingerprint
 from intake.validation import validate_submission
 from ledger.clock import rfc3339, utc_now
+from ledger.database import is_unavailable
 from ledger.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,200}$")
-LEDGER_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+DATABASE_ERRORS = (DBAPIError, PoolTimeout)
 
 
 @dataclass(frozen=True)
@@ -138,9 +140,7 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
-        ok = await run_in_threadpool(_ledger_answers, config)
-        if not ok:
-            raise _ledger_unavailable()
+        await run_in_threadpool(_ping, config)
         return JSONResponse({"status": "ok"})
 
     @app.post("/v1/reports", status_code=202)
@@ -180,20 +180,25 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
 
 
 def _accept(config: IntakeConfig, submission: Submission) -> Accepted:
-    try:
+    with ledger_errors_as_503():
         return accept_report(config.uow_factory, submission, now=config.now)
-    except LEDGER_UNAVAILABLE as error:
-        log.error("ledger cannot commit (%s); answering 503", type(error).__name__)
-        raise _ledger_unavailable() from None
 
 
-def _ledger_answers(config: IntakeConfig) -> bool:
+def _ping(config: IntakeConfig) -> None:
+    with ledger_errors_as_503(), config.uow_factory() as uow:
+        uow.ledger.ping()
+
+
+@contextmanager
+def ledger_errors_as_503() -> Iterator[None]:
+    """A ledger that cannot commit right now becomes a 503 that tells the client to retry."""
     try:
-        with config.uow_factory() as uow:
-            uow.ledger.ping()
-    except LEDGER_UNAVAILABLE:
-        return False
-    return True
+        yield
+    except DATABASE_ERRORS as error:
+        if not is_unavailable(error):
+            raise
+        log.error("ledger unavailable (%s); answering 503", type(error).__name__)
+        raise _ledger_unavailable() from None
 
 
 def _ledger_unavailable() -> Problem:
@@ -207,14 +212,11 @@ def _ledger_unavailable() -> Problem:
 
 
 def _status_view(config: IntakeConfig, report_id: str, client_id: str) -> dict[str, Any] | None:
-    try:
-        with config.uow_factory() as uow:
-            report = uow.ledger.get(report_id)
-            if report is None or report.client_id != client_id:
-                return None
-            history = uow.ledger.history(report_id)
-    except LEDGER_UNAVAILABLE:
-        raise _ledger_unavailable() from None
+    with ledger_errors_as_503(), config.uow_factory() as uow:
+        report = uow.ledger.get(report_id)
+        if report is None or report.client_id != client_id:
+            return None
+        history = uow.ledger.history(report_id)
     return {
         "id": report.id,
         "meldingstype": report.meldingstype,

@@ -7,8 +7,24 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+
+
+# SQLSTATE 25006: a read-only transaction, as on a standby during a failover.
+READ_ONLY_SQLSTATE = "25006"
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether a database error means "cannot commit right now" (try again), not a bug."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return (
+        isinstance(error, DBAPIError)
+        and getattr(error.orig, "sqlstate", None) == READ_ONLY_SQLSTATE
+    )
 
 
 def is_sqlite(url: str) -> bool:

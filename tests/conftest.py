@@ -1,0 +1,113 @@
+"""Fixtures for real services. See tests/support/services.py for how each is found."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from ledger.database import create_ledger_engine
+from ledger.migrate import upgrade
+from tests.support.services import (
+    RedisBroker,
+    delete_redis_prefix,
+    drop_postgres_database,
+    fresh_postgres_database,
+    missing,
+    rabbitmq_vhost,
+    service_url,
+)
+
+
+def _psycopg(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    with service_url("RELAY_TEST_DATABASE_URL", "testcontainers.postgres.PostgresContainer") as url:
+        if url is None:
+            missing("PostgreSQL", "set RELAY_TEST_DATABASE_URL or run a Docker engine")
+        assert url is not None
+        url = _psycopg(url)
+        try:
+            engine = create_engine(url)
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            engine.dispose()
+        except Exception as error:
+            missing("PostgreSQL", f"cannot connect ({type(error).__name__})")
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    url, name = fresh_postgres_database(postgres_admin_url)
+    yield url
+    drop_postgres_database(postgres_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def redis_base_url() -> Iterator[str]:
+    with service_url("RELAY_TEST_REDIS_URL", "testcontainers.redis.RedisContainer") as url:
+        if url is None:
+            missing("Redis", "set RELAY_TEST_REDIS_URL or run a Docker engine")
+        assert url is not None
+        import redis
+
+        try:
+            redis.Redis.from_url(url, socket_timeout=2).ping()
+        except Exception as error:
+            missing("Redis", f"cannot connect ({type(error).__name__})")
+        yield url
+
+
+@pytest.fixture
+def redis_broker(redis_base_url: str) -> Iterator[RedisBroker]:
+    import uuid
+
+    prefix = f"relay-test-{uuid.uuid4().hex[:12]}:"
+    yield RedisBroker(redis_base_url, prefix)
+    delete_redis_prefix(redis_base_url, prefix)
+
+
+@pytest.fixture(scope="session")
+def amqp_base_url() -> Iterator[str]:
+    with service_url("RELAY_TEST_AMQP_URL", "testcontainers.rabbitmq.RabbitMqContainer") as url:
+        if url is None:
+            missing("RabbitMQ", "set RELAY_TEST_AMQP_URL or run a Docker engine")
+        assert url is not None
+        from kombu import Connection
+
+        try:
+            with Connection(url, connect_timeout=3) as connection:
+                connection.ensure_connection(max_retries=1)
+        except Exception as error:
+            missing("RabbitMQ", f"cannot connect ({type(error).__name__})")
+        yield url
+
+
+@pytest.fixture
+def amqp_url(amqp_base_url: str) -> Iterator[str]:
+    with rabbitmq_vhost(amqp_base_url) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A migrated, empty ledger on SQLite (always) and on PostgreSQL (where available)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = create_ledger_engine(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,228 @@
+"""The routing and delivery stages and the retry release, on real ledgers with fake case systems."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from deliverers.base import ContentMismatch, PermanentError, TransientError
+from deliverers.retry import RetryPolicy
+from deliverers.stage import deliver_report
+from ledger.lifecycle import State
+from ledger.records import ROUTE, NewReport
+from ledger.uow import UnitOfWork
+from relay.jobs import release_due_retries
+from router.routes import RouteTable, load_routes
+from router.stage import route_report
+from tests.support.fakes import FakeCaseSystem
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+POLICY = RetryPolicy(base_seconds=10, max_attempts=3)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> RouteTable:
+    path = tmp_path / "routes.yaml"
+    path.write_text(
+        "recipients:\n"
+        "  - {id: bergen, name: Bergen, serves: ['4601'], vendor: rest-json,"
+        " endpoint: 'http://127.0.0.1:9', secret_env: S}\n",
+        "utf-8",
+    )
+    return load_routes(path, {"S": "x" * 32})
+
+
+def received(engine: Engine, kommunenummer: str = "4601") -> str:
+    report_id = str(uuid.uuid4())
+    with UnitOfWork(engine) as uow:
+        uow.ledger.add_report(
+            NewReport(
+                report_id,
+                "portal",
+                "no.ks.fiks.bekymringsmelding.privat.v2",
+                kommunenummer,
+                "02",
+                T0,
+            ),
+            b'{"kommunenummer":"4601"}',
+            actor="intake:portal",
+            dispatch=ROUTE,
+        )
+        uow.commit()
+    return report_id
+
+
+def routed(engine: Engine, table: RouteTable, clock: Clock) -> str:
+    report_id = received(engine)
+    assert route_report(UnitOfWork(engine), table, report_id, clock) is State.ROUTED
+    return report_id
+
+
+def deliver(
+    engine: Engine, report_id: str, case_system: FakeCaseSystem, clock: Clock, jitter: float = 0.5
+) -> State | None:
+    return deliver_report(
+        lambda: UnitOfWork(engine),
+        report_id,
+        deliverer_for=lambda recipient: case_system,
+        policy_for=lambda recipient: POLICY,
+        now=clock,
+        jitter=lambda: jitter,
+    )
+
+
+def history(engine: Engine, report_id: str) -> list[tuple[State | None, State]]:
+    with UnitOfWork(engine) as uow:
+        return [(t.from_state, t.to_state) for t in uow.ledger.history(report_id)]
+
+
+def outbox_queues(engine: Engine, report_id: str) -> list[str]:
+    with UnitOfWork(engine) as uow:
+        return [m.queue for m in uow.ledger.unpublished() if m.report_id == report_id]
+
+
+def test_routing_records_the_recipient_and_queues_the_delivery(
+    ledger_engine: Engine, table: RouteTable
+) -> None:
+    report_id = received(ledger_engine)
+    assert route_report(UnitOfWork(ledger_engine), table, report_id, Clock()) is State.ROUTED
+    with UnitOfWork(ledger_engine) as uow:
+        report = uow.ledger.get(report_id)
+    assert report is not None
+    assert (report.recipient, report.vendor, report.kommunenummer) == (
+        "bergen",
+        "rest-json",
+        "4601",
+    )
+    assert outbox_queues(ledger_engine, report_id) == ["route", "deliver.rest-json"]
+
+
+def test_a_duplicate_route_message_does_nothing(ledger_engine: Engine, table: RouteTable) -> None:
+    report_id = routed(ledger_engine, table, Clock())
+    assert route_report(UnitOfWork(ledger_engine), table, report_id, Clock()) is None
+    assert len(history(ledger_engine, report_id)) == 2
+
+
+def test_an_unrouted_municipality_is_held_with_a_reason(
+    ledger_engine: Engine, table: RouteTable
+) -> None:
+    report_id = received(ledger_engine, kommunenummer="0301")
+    assert route_report(UnitOfWork(ledger_engine), table, report_id, Clock()) is State.HELD
+    with UnitOfWork(ledger_engine) as uow:
+        [_, held] = uow.ledger.history(report_id)
+    assert held.reason == "no recipient serves 0301"
+
+
+def test_a_receipt_makes_it_delivered_with_the_attempt_recorded(
+    ledger_engine: Engine, table: RouteTable
+) -> None:
+    clock = Clock()
+    report_id = routed(ledger_engine, table, clock)
+    case_system = FakeCaseSystem()
+    assert deliver(ledger_engine, report_id, case_system, clock) is State.DELIVERED
+    with UnitOfWork(ledger_engine) as uow:
+        report = uow.ledger.get(report_id)
+        last = uow.ledger.history(report_id)[-1]
+    assert report is not None
+    assert report.saksreferanse == f"SAK-{report_id[:8]}"
+    assert report.attempts == 1
+    assert last.detail is not None
+    assert last.detail["attempt"] == 1
+    assert last.detail["status_code"] == 201
+
+
+def test_a_duplicate_deliver_message_after_delivery_sends_nothing(
+    ledger_engine: Engine, table: RouteTable
+) -> None:
+    clock = Clock()
+    report_id = routed(ledger_engine, table, clock)
+    case_system = FakeCaseSystem()
+    deliver(ledger_engine, report_id, case_system, clock)
+    assert deliver(ledger_engine, report_id, case_system, clock) is None
+    assert case_system.attempts == [report_id]
+
+
+def test_a_transient_failure_schedules_a_retry_kept_in_the_ledger(
+    ledger_engine: Engine, table: RouteTable
+) -> None:
+    clock = Clock()
+    report_id = routed(ledger_engine, table, clock)
+    case_system = FakeCaseSystem(TransientError("HTTP 503", status_code=503))
+    assert (
+        deliver(ledger_engine, report_id, case_system, clock, jitter=0.5) is State.RETRY_SCHEDULED
+    )
+    with UnitOfWork(ledger_engine) as uow:
+        report = uow.ledger.get(report_id)
+    assert report is not None
+    assert report.next_attempt_at == T0 + timedelta(seconds=5)
+
+    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    clock.advance(4)
+    assert release_due_retries(factory, clock) == 0
+    clock.advance(1)
+    assert release_due_retries(factory, clock) == 1
+    assert outbox_queues(ledger_engine, report_id)[-1] == "deliver.rest-json"
+    assert deliver(ledger_engine, report_id, case_system, clock) is State.DELIVERED
+    assert history(ledger_engine, report_id)[1:] == [
+        (State.RECEIVED, State.ROUTED),
+        (State.ROUTED, State.RETRY_SCHEDULED),
+        (State.RETRY_SCHEDULED, State.ROUTED),
+        (State.ROUTED, State.DELIVERED),
+    ]
+
+
+def test_a_permanent_rejection_is_dead_lettered_with_the_answer(
+    ledger_engine: Engine, table: RouteTable
+) -> None:
+    clock = Clock()
+    report_id = routed(ledger_engine, table, clock)
+    case_system = FakeCaseSystem(PermanentError("HTTP 422: Ukjent kommune", status_code=422))
+    assert deliver(ledger_engine, report_id, case_system, clock) is State.DEAD_LETTERED
+    with UnitOfWork(ledger_engine) as uow:
+        last = uow.ledger.history(report_id)[-1]
+    assert last.reason == "HTTP 422: Ukjent kommune"
+
+
+def test_a_content_mismatch_is_dead_lettered(ledger_engine: Engine, table: RouteTable) -> None:
+    clock = Clock()
+    report_id = routed(ledger_engine, table, clock)
+    assert (
+        deliver(ledger_engine, report_id, FakeCaseSystem(ContentMismatch()), clock)
+        is State.DEAD_LETTERED
+    )
+
+
+def test_exhausted_retries_are_dead_lettered(ledger_engine: Engine, table: RouteTable) -> None:
+    clock = Clock()
+    report_id = routed(ledger_engine, table, clock)
+    case_system = FakeCaseSystem(
+        *(TransientError(f"HTTP 50{n}", status_code=500 + n) for n in range(3))
+    )
+    for _ in range(2):
+        assert (
+            deliver(ledger_engine, report_id, case_system, clock, jitter=0.0)
+            is State.RETRY_SCHEDULED
+        )
+        release_due_retries(lambda: UnitOfWork(ledger_engine), clock)
+    assert deliver(ledger_engine, report_id, case_system, clock) is State.DEAD_LETTERED
+    with UnitOfWork(ledger_engine) as uow:
+        last = uow.ledger.history(report_id)[-1]
+    assert last.reason == "gave up after 3 attempts; last: HTTP 502"

@@ -1,0 +1,104 @@
+"""Real processes for end-to-end tests: `python -m relay …`, with their output in a log file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(
+    predicate: Callable[[], bool], *, timeout: float, message: str, interval: float = 0.1
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:g} s: {message}")
+
+
+class RelayProcess:
+    """One `relay` subcommand in its own process group (so prefork children die with it)."""
+
+    def __init__(self, name: str, args: list[str], env: Mapping[str, str], logdir: Path) -> None:
+        self.name = name
+        self.args = args
+        self.env = dict(env)
+        self.log_path = logdir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RelayProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "relay", *self.args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 20) -> None:
+        if not self.alive:
+            return
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=20)
+
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", errors="replace") if self.log_path.exists() else ""
+
+    def wait_http(self, url: str, timeout: float = 60) -> None:
+        def answers() -> bool:
+            if not self.alive:
+                raise AssertionError(f"{self.name} exited:\n{self.log()[-3000:]}")
+            try:
+                return httpx.get(url, timeout=2).status_code < 500
+            except httpx.TransportError:
+                return False
+
+        wait_for(answers, timeout=timeout, message=f"{self.name} answering at {url}")
+
+
+def run_relay(args: list[str], env: Mapping[str, str], timeout: float = 120) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "relay", *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"relay {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout

@@ -1,0 +1,67 @@
+"""compose.yaml cannot be started here (no Docker engine), so check what can be checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from relay.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text("utf-8"))
+SERVICES: dict[str, Any] = COMPOSE["services"]
+RELAY_SERVICES = [
+    name for name, service in SERVICES.items() if service.get("command", [""])[0] == "relay"
+]
+
+
+def resolve(arguments: list[str]) -> click.Command:
+    """Find `relay …`'s click command and parse its options, as the CLI would at start."""
+    command: click.Command = main
+    remaining = list(arguments)
+    while isinstance(command, click.Group):
+        name = remaining.pop(0)
+        sub = command.get_command(click.Context(command), name)
+        if sub is None:
+            raise click.UsageError(f"no relay subcommand {name}")
+        command = sub
+    command.make_context(command.name or "", remaining)
+    return command
+
+
+def test_resolve_refuses_what_the_cli_refuses() -> None:
+    with pytest.raises(click.UsageError):
+        resolve(["launch"])
+    with pytest.raises(click.NoSuchOption):
+        resolve(["worker", "--colour", "blue"])
+
+
+def test_the_production_stack_has_its_parts() -> None:
+    assert {"postgres", "redis", "api", "worker", "scheduler", "casesystem"} <= set(SERVICES)
+
+
+@pytest.mark.parametrize("service", RELAY_SERVICES)
+def test_every_relay_command_in_compose_exists_with_valid_options(service: str) -> None:
+    command = SERVICES[service]["command"]
+    assert resolve(command[1:]).name in command
+
+
+def test_every_service_that_runs_our_image_runs_a_relay_command() -> None:
+    for name, service in SERVICES.items():
+        if "build" in service or service.get("image", "").startswith("bekymring-relay"):
+            assert name in RELAY_SERVICES, name
+
+
+def test_redis_keeps_an_append_only_file() -> None:
+    command = SERVICES["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+
+
+def test_the_stack_uses_postgres_and_redis() -> None:
+    environment = SERVICES["api"]["environment"]
+    assert environment["RELAY_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert environment["RELAY_BROKER_URL"].startswith("redis://")

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+
+from ledger.lifecycle import IllegalTransition, State, allowed_from, check_transition
+
+ALLOWED = [
+    (None, State.RECEIVED),
+    (State.RECEIVED, State.ROUTED),
+    (State.RECEIVED, State.HELD),
+    (State.HELD, State.ROUTED),
+    (State.ROUTED, State.DELIVERED),
+    (State.ROUTED, State.RETRY_SCHEDULED),
+    (State.RETRY_SCHEDULED, State.ROUTED),
+    (State.ROUTED, State.DEAD_LETTERED),
+    (State.DELIVERED, State.VERIFIED),
+    (State.DELIVERED, State.MISSING),
+    (State.VERIFIED, State.MISSING),
+    (State.MISSING, State.ROUTED),
+    (State.DEAD_LETTERED, State.ROUTED),
+    (State.DEAD_LETTERED, State.RESOLVED_MANUALLY),
+]
+
+REFUSED = [
+    (None, State.ROUTED),
+    (State.RECEIVED, State.DELIVERED),
+    (State.RECEIVED, State.VERIFIED),
+    (State.HELD, State.DELIVERED),
+    (State.ROUTED, State.VERIFIED),
+    (State.RETRY_SCHEDULED, State.DELIVERED),
+    (State.DELIVERED, State.ROUTED),
+    (State.VERIFIED, State.DELIVERED),
+    (State.VERIFIED, State.DEAD_LETTERED),
+    (State.RESOLVED_MANUALLY, State.ROUTED),
+    (State.RECEIVED, State.RESOLVED_MANUALLY),
+]
+
+
+@pytest.mark.parametrize(("origin", "target"), ALLOWED)
+def test_allowed_transition_passes(origin: State | None, target: State) -> None:
+    check_transition("r1", origin, target)
+
+
+@pytest.mark.parametrize(("origin", "target"), REFUSED)
+def test_illegal_transition_is_refused(origin: State | None, target: State) -> None:
+    with pytest.raises(IllegalTransition) as raised:
+        check_transition("r1", origin, target)
+    assert raised.value.report_id == "r1"
+    assert "r1" in str(raised.value)
+
+
+def test_every_non_terminal_state_can_be_dead_lettered_or_moves_on() -> None:
+    for state in State:
+        if state in (State.RESOLVED_MANUALLY, State.VERIFIED, State.DEAD_LETTERED):
+            continue
+        assert State.DEAD_LETTERED in allowed_from(state), state
+
+
+def test_resolved_manually_is_terminal() -> None:
+    assert allowed_from(State.RESOLVED_MANUALLY) == frozenset()
