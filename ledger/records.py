@@ -18,6 +18,7 @@ class NewReport:
     submitted_kommunenummer: str
     submitted_bydelsnummer: str | None
     received_at: datetime
+    sendingstidspunkt: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Report:
     recipient: str | None
     vendor: str | None
     received_at: datetime
+    sendingstidspunkt: datetime | None
     updated_at: datetime
     attempts: int
     routed_at: datetime | None

@@ -42,6 +42,7 @@ class Ledger:
                 submitted_kommunenummer=new.submitted_kommunenummer,
                 submitted_bydelsnummer=new.submitted_bydelsnummer,
                 received_at=new.received_at,
+                sendingstidspunkt=new.sendingstidspunkt,
                 updated_at=new.received_at,
                 attempts=0,
                 last_sequence=0,

@@ -72,6 +72,7 @@ reports = Table(
     Column("recipient", String(100)),
     Column("vendor", String(50)),
     Column("received_at", UTCDateTime(), nullable=False),
+    Column("sendingstidspunkt", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("routed_at", UTCDateTime()),

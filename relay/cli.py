@@ -3,49 +3,16 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from deliverers.registry import RecipientConfigError
 from ledger.clock import rfc3339
-from relay.bootstrap import StartupError, bootstrap, load_settings
-from relay.settings import Settings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
-    )
-
-
-def startup_errors(command: F) -> F:
-    """Turn configuration mistakes into one clear message and exit status 2."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (StartupError, RecipientConfigError) as error:
-            click.echo(f"relay: {error}", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def settings_and_logging() -> Settings:
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    return settings
+from relay.bootstrap import bootstrap
+from relay.cli_support import configure_logging, settings_and_logging, startup_errors
 
 
 @click.group()

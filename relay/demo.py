@@ -1,9 +1,9 @@
 """`relay demo`: the whole pipeline on the embedded default, with simulated case systems.
 
-Starts three simulated case systems (real HTTP servers on 127.0.0.1), writes a routes file,
-starts `relay run` as a child process, submits reports built from the KS examples over
-HTTP, waits until each is in a final state, and checks in each case system that every
-report is stored exactly once with the content that was submitted.
+Starts the simulated case systems (real HTTP servers on 127.0.0.1), writes a routes file,
+starts `relay run` as a child process, submits the scenario's reports over HTTP, waits
+until each is in a final state, and checks in the case systems that every report is
+stored exactly once, with the content that was submitted, at the recipient it was meant for.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,87 +29,29 @@ from rich.table import Table
 
 from deliverers.body import sha256_hex
 from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
-from intake.meldingstyper import MELDINGSTYPER
-from intake.protocol import example
+from relay.demo_scenario import (
+    CASE_SYSTEMS,
+    RECIPIENTS,
+    DemoReport,
+    demo_reports,
+    routes_document,
+    secret_env,
+)
 from relay.servers import ServerThread, bind
 
 FINAL = {"DELIVERED", "VERIFIED", "DEAD_LETTERED", "HELD", "RESOLVED_MANUALLY"}
 DELIVERED = {"DELIVERED", "VERIFIED"}
-SUBMIT_THREADS = 8
-
-
-@dataclass(frozen=True)
-class DemoRecipient:
-    id: str
-    name: str
-    kommunenummer: str
-    kommunenavn: str
-    bydelsnummer: str
-    bydelsnavn: str
-
-
-RECIPIENTS = (
-    DemoRecipient("oslo", "Barneverntjenesten i Oslo", "0301", "Oslo", "01", "Gamle Oslo"),
-    DemoRecipient("bergen", "Barneverntjenesten i Bergen", "4601", "Bergen", "02", "Bergenhus"),
-    DemoRecipient(
-        "trondheim", "Barneverntjenesten i Trondheim", "5001", "Trondheim", "01", "Midtbyen"
-    ),
-)
+HTTP_THREADS = 8
 
 
 @dataclass
 class Tracked:
     id: str
-    recipient: str
-    document: dict[str, Any]
+    report: DemoReport
     submitted_at: float
     status: str = "RECEIVED"
+    recipient: str | None = None
     final_at: float | None = None
-
-
-@dataclass
-class CaseSystem:
-    recipient: DemoRecipient
-    secret: str
-    server: ServerThread
-    checked: Counter[str] = field(default_factory=Counter)
-
-
-def demo_document(number: int, recipient: DemoRecipient) -> tuple[str, dict[str, Any]]:
-    meldingstype = MELDINGSTYPER[number % len(MELDINGSTYPER)]
-    document = example(meldingstype)
-    document.update(
-        kommunenummer=recipient.kommunenummer,
-        kommunenavn=recipient.kommunenavn,
-        bydelsnummer=recipient.bydelsnummer,
-        bydelsnavn=recipient.bydelsnavn,
-    )
-    text = f"Demomelding nr. {number}: dette er oppdiktet innhold."
-    if isinstance(document.get("melding"), dict):
-        document["melding"]["melding"] = text
-    else:
-        document["melding"] = text
-    return meldingstype, document
-
-
-def write_routes(path: Path, systems: list[CaseSystem]) -> dict[str, str]:
-    environment: dict[str, str] = {}
-    recipients = []
-    for system in systems:
-        variable = f"RELAY_SECRET_{system.recipient.id.upper().replace('-', '_')}"
-        environment[variable] = system.secret
-        recipients.append(
-            {
-                "id": system.recipient.id,
-                "name": system.recipient.name,
-                "serves": [system.recipient.kommunenummer],
-                "vendor": "rest-json",
-                "endpoint": system.server.url,
-                "secret_env": variable,
-            }
-        )
-    path.write_text(yaml.safe_dump({"recipients": recipients}, allow_unicode=True), "utf-8")
-    return environment
 
 
 def free_port() -> int:
@@ -138,29 +80,27 @@ def run_demo(*, reports: int, timeout: float) -> int:
     workdir = Path("var") / "demo-runs" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     workdir.mkdir(parents=True, exist_ok=True)
     workdir = workdir.resolve()
-    systems = [
-        CaseSystem(
-            recipient, secret, ServerThread(create_sandbox_app(SandboxConfig(secret)), bind())
-        )
-        for recipient in RECIPIENTS
-        for secret in [secrets.token_hex(32)]
+    secret_of = {recipient.id: secrets.token_hex(32) for recipient in RECIPIENTS}
+    case_systems = [
+        ServerThread(create_sandbox_app(SandboxConfig(secret_of, database=None)), bind())
+        for _ in range(CASE_SYSTEMS)
     ]
-    for system in systems:
-        system.server.start()
+    for server in case_systems:
+        server.start()
     routes_file = workdir / "routes.yaml"
+    routes = routes_document([server.url for server in case_systems])
+    routes_file.write_text(yaml.safe_dump(routes, allow_unicode=True, sort_keys=False), "utf-8")
     token = secrets.token_urlsafe(32)
     port = free_port()
     environment = {
-        **os.environ,
-        **write_routes(routes_file, systems),
+        **{k: v for k, v in os.environ.items() if not k.startswith("RELAY_")},
+        **{secret_env(recipient): secret for recipient, secret in secret_of.items()},
         "RELAY_DATA_DIR": str(workdir / "var"),
         "RELAY_ROUTES_FILE": str(routes_file),
         "RELAY_INTAKE_TOKENS": f"demo-portal:{token}",
         "RELAY_RETRY_BASE_SECONDS": "0.5",
         "RELAY_LOG_LEVEL": "INFO",
     }
-    for name in ("RELAY_DATABASE_URL", "RELAY_BROKER_URL"):
-        environment.pop(name, None)
     log_path = workdir / "relay.log"
     console.print(f"[bold]bekymring-relay demo[/]: {reports} reports, work files in {workdir}")
     with log_path.open("wb") as log_file:
@@ -172,24 +112,23 @@ def run_demo(*, reports: int, timeout: float) -> int:
         )
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30
-        ) as client:
+        base_url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
             wait_until_ready(client, process, log_path)
-            tracked = submit_and_follow(console, client, reports, timeout)
-        return report_results(console, tracked, systems)
+            tracked = submit_and_follow(console, client, demo_reports(reports), timeout)
+        return report_results(console, tracked, case_systems)
     finally:
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-        for system in systems:
-            system.server.stop()
+        for server in case_systems:
+            server.stop()
 
 
 def submit_and_follow(
-    console: Console, client: httpx.Client, count: int, timeout: float
+    console: Console, client: httpx.Client, reports: list[DemoReport], timeout: float
 ) -> list[Tracked]:
     columns = (
         TextColumn("{task.description:<22}"),
@@ -198,34 +137,33 @@ def submit_and_follow(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        submitting = progress.add_task("submitted", total=count)
-        settled = progress.add_task("in a final state", total=count)
+        submitting = progress.add_task("submitted", total=len(reports))
+        settled = progress.add_task("in a final state", total=len(reports))
 
-        def submit(number: int) -> Tracked:
-            recipient = RECIPIENTS[number % len(RECIPIENTS)]
-            meldingstype, document = demo_document(number, recipient)
+        def submit(numbered: tuple[int, DemoReport]) -> Tracked:
+            number, report = numbered
             response = client.post(
                 "/v1/reports",
-                json={"meldingstype": meldingstype, "bekymringsmelding": document},
+                json={"meldingstype": report.meldingstype, "bekymringsmelding": report.document},
                 headers={"Idempotency-Key": f"demo-{number}-{secrets.token_hex(8)}"},
             )
             if response.status_code != 202:
                 raise RuntimeError(f"intake answered {response.status_code} for report {number}")
             progress.advance(submitting)
-            return Tracked(response.json()["id"], recipient.id, document, time.monotonic())
+            return Tracked(response.json()["id"], report, time.monotonic())
 
-        with ThreadPoolExecutor(SUBMIT_THREADS) as pool:
-            tracked = list(pool.map(submit, range(count)))
+        with ThreadPoolExecutor(HTTP_THREADS) as pool:
+            tracked = list(pool.map(submit, enumerate(reports)))
 
         deadline = time.monotonic() + timeout
         pending = list(tracked)
         while pending and time.monotonic() < deadline:
             time.sleep(0.25)
-            with ThreadPoolExecutor(SUBMIT_THREADS) as pool:
-                statuses = list(pool.map(lambda t: client.get(f"/v1/reports/{t.id}"), pending))
+            with ThreadPoolExecutor(HTTP_THREADS) as pool:
+                views = list(pool.map(lambda t: client.get(f"/v1/reports/{t.id}").json(), pending))
             still = []
-            for item, response in zip(pending, statuses, strict=True):
-                item.status = response.json()["status"]
+            for item, view in zip(pending, views, strict=True):
+                item.status, item.recipient = view["status"], view["recipient"]
                 if item.status in FINAL:
                     item.final_at = time.monotonic()
                     progress.advance(settled)
@@ -237,49 +175,56 @@ def submit_and_follow(
     return tracked
 
 
-def check_case_systems(tracked: list[Tracked], systems: list[CaseSystem]) -> None:
-    """Count, per case system, the reports stored exactly once with the submitted content."""
+def proven_stored(tracked: list[Tracked], case_systems: list[ServerThread]) -> Counter[str]:
+    """Per recipient, the reports its case system stored once, unchanged, with the right hash."""
     by_id = {item.id: item for item in tracked}
-    for system in systems:
-        with httpx.Client(base_url=system.server.url, timeout=30) as client:
-            stored = client.get("/_sandbox/reports").json()
-            for entry in stored:
+    proven: Counter[str] = Counter()
+    for server in case_systems:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for entry in client.get("/_sandbox/reports").json():
                 item = by_id.get(entry["id"])
                 body = client.get(f"/_sandbox/reports/{entry['id']}/body").content
-                proven = (
+                envelope: dict[str, Any] = json.loads(body)
+                if (
                     item is not None
-                    and item.recipient == system.recipient.id
-                    and json.loads(body)["bekymringsmelding"] == item.document
+                    and envelope["mottaker"]["recipient"] == item.report.recipient
+                    and envelope["bekymringsmelding"] == item.report.document
                     and entry["sha256"] == sha256_hex(body)
-                )
-                system.checked["proven" if proven else "wrong"] += 1
+                ):
+                    proven[item.report.recipient] += 1
+    return proven
 
 
-def report_results(console: Console, tracked: list[Tracked], systems: list[CaseSystem]) -> int:
-    check_case_systems(tracked, systems)
+def report_results(
+    console: Console, tracked: list[Tracked], case_systems: list[ServerThread]
+) -> int:
+    proven = proven_stored(tracked, case_systems)
     table = Table(
         title="Reports per recipient",
-        caption="proven: stored once in the case system, same content, same sha256",
+        caption="proven: stored once at the right recipient, same content, same sha256",
     )
     for column in ("recipient", "submitted", "delivered", "held", "dead", "open", "proven", "s"):
         table.add_column(column, justify="left" if column == "recipient" else "right")
     everything_delivered = True
-    for system in systems:
-        mine = [item for item in tracked if item.recipient == system.recipient.id]
+    for recipient in RECIPIENTS:
+        mine = [item for item in tracked if item.report.recipient == recipient.id]
+        if not mine:
+            continue
         states = Counter(item.status for item in mine)
-        delivered = sum(states[s] for s in DELIVERED)
+        delivered = sum(
+            1 for item in mine if item.status in DELIVERED and item.recipient == recipient.id
+        )
         finished = [item.final_at - item.submitted_at for item in mine if item.final_at]
-        not_final = sum(1 for item in mine if item.status not in FINAL)
-        ok = delivered == len(mine) == system.checked["proven"] and not system.checked["wrong"]
+        ok = delivered == len(mine) == proven[recipient.id]
         everything_delivered &= ok
         table.add_row(
-            system.recipient.id,
+            recipient.id,
             str(len(mine)),
             str(delivered),
             str(states["HELD"]),
             str(states["DEAD_LETTERED"]),
-            str(not_final),
-            f"{system.checked['proven']}" + ("" if ok else " [red]✗[/]"),
+            str(sum(1 for item in mine if item.status not in FINAL)),
+            f"{proven[recipient.id]}" + ("" if ok else " [red]✗[/]"),
             f"{max(finished):.1f}" if finished else "-",
         )
     console.print(table)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,9 +27,17 @@ CLOCK_SKEW_SECONDS = 300
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    secret: str
+    """`secret`: one signing secret for every recipient, or one per recipient id
+    (several recipients may share one case system, each with its own secret)."""
+
+    secret: str | Mapping[str, str]
     token: str | None = None
     database: Path | None = None
+
+    def secret_for(self, recipient: object) -> str | None:
+        if isinstance(self.secret, str):
+            return self.secret
+        return self.secret.get(recipient) if isinstance(recipient, str) else None
 
 
 def _problem(status: int, title: str) -> JSONResponse:
@@ -68,15 +77,16 @@ def create_sandbox_app(config: SandboxConfig) -> FastAPI:
         timestamp = request.headers.get("x-relay-timestamp", "")
         if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > CLOCK_SKEW_SECONDS:
             return _problem(401, "X-Relay-Timestamp missing or too far from our clock")
-        given = request.headers.get("x-relay-signature", "")
-        if not hmac.compare_digest(given, signature(config.secret, timestamp, body)):
-            return _problem(401, "X-Relay-Signature does not match")
         try:
             document = json.loads(body)
             report_id = document["id"]
             mottatt = _utc_iso(document["mottatt"])
+            secret = config.secret_for(document["mottaker"]["recipient"])
         except (ValueError, KeyError, TypeError):
             return _problem(400, "body is not a report envelope")
+        given = request.headers.get("x-relay-signature", "")
+        if secret is None or not hmac.compare_digest(given, signature(secret, timestamp, body)):
+            return _problem(401, "X-Relay-Signature does not match")
         if request.headers.get("idempotency-key") != report_id:
             return _problem(400, "Idempotency-Key must equal the body's id")
         digest = hashlib.sha256(body).hexdigest()

@@ -1,0 +1,71 @@
+"""What the `relay` subcommands share: start-up errors, logging, the operator's name, JSON."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from deliverers.registry import RecipientConfigError
+from relay.bootstrap import StartupError, load_settings
+from relay.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
+    )
+
+
+def startup_errors(command: F) -> F:
+    """Turn configuration mistakes into one clear message and exit status 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (StartupError, RecipientConfigError) as error:
+            click.echo(f"relay: {error}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_and_logging() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return settings
+
+
+def default_operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def operator_option(command: F) -> F:
+    """`--operator NAME` (default: the OS user); recorded in the ledger as `operator:NAME`."""
+    return click.option(
+        "--operator",
+        default=default_operator,
+        show_default="the OS user",
+        help="Who is acting; recorded in the ledger.",
+    )(command)
+
+
+def json_option(command: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(command)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
