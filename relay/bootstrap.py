@@ -17,14 +17,18 @@ from sqlalchemy import Engine
 from deliverers.base import Deliverer
 from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
-from deliverers.registry import build_deliverer
+from deliverers.fiks_io import KombuMailbox
+from deliverers.registry import AdapterResources, build_deliverer
 from deliverers.retry import RetryPolicy
 from ledger.clock import utc_now
 from ledger.database import create_ledger_engine, is_sqlite
+from ledger.lifecycle import State
 from ledger.migrate import upgrade
 from ledger.uow import UnitOfWork
+from relay.broker import broker_connection
 from relay.settings import Settings
 from router.routes import DeliveryOverrides, RoutesFileError, RouteTable, load_routes
+from router.stage import ROUTER, route_report
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ class Container:
     jitter: Callable[[], float] = random.random
     _routes: RouteTable | None = None
     _deliverers: dict[str, Deliverer] = field(default_factory=dict)
+    _mailbox: KombuMailbox | None = None
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
@@ -64,13 +69,52 @@ class Container:
             self._routes = read_routes(self.settings.routes_file)
         return self._routes
 
+    def route(
+        self,
+        report_id: str,
+        *,
+        from_states: frozenset[State] = frozenset({State.RECEIVED}),
+        actor: str = ROUTER,
+        reason: str | None = None,
+    ) -> State | None:
+        """Route (or re-route) one report with the routes in force now."""
+        return route_report(
+            self.uow(),
+            self.routes,
+            report_id,
+            self.now,
+            from_states=from_states,
+            actor=actor,
+            reason=reason,
+        )
+
     def deliverer_for(self, recipient_id: str) -> Deliverer | None:
         recipient = self.routes.recipients.get(recipient_id)
         if recipient is None:
             return None
         if recipient_id not in self._deliverers:
-            self._deliverers[recipient_id] = build_deliverer(recipient, self.http)
+            self._deliverers[recipient_id] = build_deliverer(recipient, self.adapter_resources())
         return self._deliverers[recipient_id]
+
+    def mailbox(self) -> KombuMailbox:
+        if self._mailbox is None:
+            settings = self.settings
+            self._mailbox = KombuMailbox(
+                broker_connection(settings.broker_url, settings.broker_key_prefix)
+            )
+        return self._mailbox
+
+    def adapter_resources(self) -> AdapterResources:
+        return AdapterResources(
+            http=self.http,
+            mailbox=self.mailbox,
+            relay_konto=self.settings.fiksio_konto,
+            fiksio_ttl_seconds=self.settings.fiksio_ttl_seconds,
+        )
+
+    def receipt_mode_for(self, recipient_id: str) -> str:
+        recipient = self.routes.recipients.get(recipient_id)
+        return recipient.receipt if recipient else "strict"
 
     def control_for(self, recipient_id: str) -> DeliveryControl:
         """The settings' delivery pacing, with the recipient's overrides from the routes file."""
@@ -80,9 +124,11 @@ class Container:
     def check_routes(self) -> None:
         """Load the routes and build every recipient's adapter, so mistakes stop the start."""
         for recipient in self.routes.recipients.values():
-            self._deliverers[recipient.id] = build_deliverer(recipient, self.http)
+            self._deliverers[recipient.id] = build_deliverer(recipient, self.adapter_resources())
 
     def close(self) -> None:
+        if self._mailbox is not None:
+            self._mailbox.close()
         self.http.close()
         self.engine.dispose()
 

@@ -17,7 +17,6 @@ from deliverers.stage import deliver_report
 from relay.bootstrap import Container, bootstrap
 from relay.broker import celery_broker_config
 from relay.settings import Settings
-from router.stage import route_report
 
 # Below the delivery lease (RELAY_DELIVERY_LEASE_SECONDS, default 90) and far below
 # Redis's visibility timeout (3600), so a task is killed before its attempt counts as lost.
@@ -82,8 +81,7 @@ def _register_tasks(app: RelayCelery) -> None:
 
     @app.task(name="relay.route", **retry_options)  # type: ignore[untyped-decorator]
     def route(report_id: str) -> None:
-        container = app.container
-        route_report(container.uow(), container.routes, report_id, container.now)
+        app.container.route(report_id)
 
     @app.task(name="relay.deliver", **retry_options)  # type: ignore[untyped-decorator]
     def deliver(report_id: str) -> None:
