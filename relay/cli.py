@@ -179,13 +179,14 @@ def upgrade() -> None:
 @main.command()
 @click.option("--reports", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--timeout", default=90.0, show_default=True, type=float, help="Seconds to wait.")
+@click.option("--faults", is_flag=True, help="Case systems that fail, go down and refuse.")
 @startup_errors
-def demo(reports: int, timeout: float) -> None:
+def demo(reports: int, timeout: float, faults: bool) -> None:
     """The whole pipeline end to end with simulated municipalities, on the embedded default."""
     from relay.demo import run_demo
 
     configure_logging("WARNING")
-    sys.exit(run_demo(reports=reports, timeout=timeout))
+    sys.exit(run_demo(reports=reports, timeout=timeout, faults=faults))
 
 
 main.add_command(sandbox)

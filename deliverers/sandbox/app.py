@@ -95,10 +95,10 @@ def create_sandbox_app(config: SandboxConfig, store: SandboxStore | None = None)
             return _problem(400, "Idempotency-Key must equal the body's id")
         if faults.latency_seconds:
             await asyncio.sleep(faults.latency_seconds)
-        kommunenummer = document["mottaker"].get("kommunenummer")
-        if kommunenummer in faults.reject_kommunenummer:
+        refusal = faults.refusal(document["mottaker"])
+        if refusal:
             store.record_post(report_id, 422, now)
-            return _problem(422, f"kommunenummer {kommunenummer} is not served by this case system")
+            return _problem(422, refusal)
         if faults.happens(faults.error_rate):
             store.record_post(report_id, 503, now)
             return _problem(503, "temporarily unavailable (simulated)")

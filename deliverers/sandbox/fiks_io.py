@@ -64,10 +64,10 @@ class FiksIoSandbox(ConsumerMixin):
         body: bytes = message.body
         now = datetime.now(UTC)
         envelope = json.loads(body)
-        kommunenummer = envelope["mottaker"]["kommunenummer"]
-        if kommunenummer in self.config.faults.reject_kommunenummer:
+        refusal = self.config.faults.refusal(envelope["mottaker"])
+        if refusal:
             self.store.record_post(report_id, 422, now)
-            melding = {"melding": f"kommunenummer {kommunenummer} tas ikke imot her (simulert)"}
+            melding = {"melding": f"{refusal} (simulated)"}
             self._reply(reply_to, FEILET, report_id, json.dumps(melding).encode())
             message.ack()
             return

@@ -207,7 +207,7 @@ def test_fiks_io_receipts_decide_the_outcome(
         assert delivered.detail["saksreferanse"].startswith("SAK-")
         assert (
             stack.history(refused)[-1].reason
-            == "feilet: kommunenummer 0301 tas ikke imot her (simulert)"
+            == "feilet: kommunenummer 0301 is not served by this case system (simulated)"
         )
         silent_reasons = [t.reason for t in stack.history(silent)]
         assert "no receipt within 3 s" in silent_reasons
