@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -103,6 +104,19 @@ def create_sandbox_app(config: SandboxConfig, store: SandboxStore | None = None)
             store.record_post(report_id, 503, now)
             return _problem(503, "temporarily unavailable (simulated)")
         digest = hashlib.sha256(body).hexdigest()
+        if store.get(report_id) is None and faults.happens(faults.drop_rate):
+            store.record_post(report_id, 201, now)  # a receipt that proves nothing
+            reference = f"SAK-{uuid.uuid4().hex[:12].upper()}"
+            return JSONResponse({"saksreferanse": reference, "sha256": digest}, status_code=201)
+        if store.get(report_id) is None and faults.happens(faults.damage_rate):
+            damaged = body.replace(b"bekymringsmelding", b"bekymringsmeld1ng", 1) + b" "
+            stored, created = store.store(
+                report_id, hashlib.sha256(damaged).hexdigest(), damaged, mottatt, now
+            )
+            store.record_post(report_id, 201, now)
+            return JSONResponse(
+                {"saksreferanse": stored.saksreferanse, "sha256": digest}, status_code=201
+            )
         stored, created = store.store(report_id, digest, body, mottatt, now)
         if faults.happens(faults.store_then_fail_rate):
             store.record_post(report_id, 500, now)
@@ -149,6 +163,13 @@ def create_sandbox_app(config: SandboxConfig, store: SandboxStore | None = None)
                 for item in store.all()
             ]
         )
+
+    @app.delete("/_sandbox/reports/{report_id}")
+    def lose(report_id: str) -> Response:
+        """Lose a stored report, as a broken case system would (for reconciliation tests)."""
+        if not store.forget(report_id):
+            return _problem(404, "not stored here")
+        return Response(status_code=204)
 
     @app.get("/_sandbox/faults")
     def get_faults() -> Response:
