@@ -44,8 +44,9 @@ class AlertStore:
                 next_send_at=alert.raised_at,
             )
             .on_conflict_do_nothing()
+            .returning(schema.alerts.c.report_id)
         )
-        return bool(result.rowcount)
+        return result.first() is not None
 
     def unsent(self, now: datetime, *, limit: int = 100) -> list[Alert]:
         rows = self._db.execute(

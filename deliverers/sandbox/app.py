@@ -8,11 +8,9 @@ tests and the demo what it stored; a real case system has no such endpoints.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from deliverers.rest_json import signature
 from deliverers.sandbox.faults import Faults
+from deliverers.sandbox.receive import problem, receive
 from deliverers.sandbox.store import SandboxStore
 
 CLOCK_SKEW_SECONDS = 300
@@ -44,12 +43,11 @@ class SandboxConfig:
         return self.secret.get(recipient) if isinstance(recipient, str) else None
 
 
+PROBLEM_JSON = "application/problem+json"
+
+
 def _problem(status: int, title: str) -> JSONResponse:
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status},
-        status_code=status,
-        media_type="application/problem+json",
-    )
+    return JSONResponse(problem(status, title), status_code=status, media_type=PROBLEM_JSON)
 
 
 def _utc_iso(value: str) -> str:
@@ -96,36 +94,18 @@ def create_sandbox_app(config: SandboxConfig, store: SandboxStore | None = None)
             return _problem(400, "Idempotency-Key must equal the body's id")
         if faults.latency_seconds:
             await asyncio.sleep(faults.latency_seconds)
-        refusal = faults.refusal(document["mottaker"])
-        if refusal:
-            store.record_post(report_id, 422, now)
-            return _problem(422, refusal)
-        if faults.happens(faults.error_rate):
-            store.record_post(report_id, 503, now)
-            return _problem(503, "temporarily unavailable (simulated)")
-        digest = hashlib.sha256(body).hexdigest()
-        if store.get(report_id) is None and faults.happens(faults.drop_rate):
-            store.record_post(report_id, 201, now)  # a receipt that proves nothing
-            reference = f"SAK-{uuid.uuid4().hex[:12].upper()}"
-            return JSONResponse({"saksreferanse": reference, "sha256": digest}, status_code=201)
-        if store.get(report_id) is None and faults.happens(faults.damage_rate):
-            damaged = body.replace(b"bekymringsmelding", b"bekymringsmeld1ng", 1) + b" "
-            stored, created = store.store(
-                report_id, hashlib.sha256(damaged).hexdigest(), damaged, mottatt, now
-            )
-            store.record_post(report_id, 201, now)
-            return JSONResponse(
-                {"saksreferanse": stored.saksreferanse, "sha256": digest}, status_code=201
-            )
-        stored, created = store.store(report_id, digest, body, mottatt, now)
-        if faults.happens(faults.store_then_fail_rate):
-            store.record_post(report_id, 500, now)
-            return _problem(500, "stored, then failed before answering (simulated)")
-        status = 201 if created else 200
-        store.record_post(report_id, status, now)
-        return JSONResponse(
-            {"saksreferanse": stored.saksreferanse, "sha256": stored.sha256}, status_code=status
+        answer = receive(
+            store,
+            faults,
+            report_id=report_id,
+            body=body,
+            mottatt=mottatt,
+            mottaker=document["mottaker"],
+            now=now,
         )
+        store.record_post(report_id, answer.status, now, answer.note)
+        media_type = PROBLEM_JSON if answer.status >= 400 else "application/json"
+        return JSONResponse(answer.body, status_code=answer.status, media_type=media_type)
 
     @app.get("/bekymringsmeldinger/{report_id}")
     def read_back(report_id: str, request: Request) -> Response:
@@ -170,6 +150,11 @@ def create_sandbox_app(config: SandboxConfig, store: SandboxStore | None = None)
         if not store.forget(report_id):
             return _problem(404, "not stored here")
         return Response(status_code=204)
+
+    @app.get("/_sandbox/posts")
+    def posts() -> Response:
+        """Every delivery attempt received: id, status answered, and the fault behind it."""
+        return JSONResponse(store.posts())
 
     @app.get("/_sandbox/faults")
     def get_faults() -> Response:
