@@ -174,7 +174,9 @@ class IntakeClient:
                     idempotency_key=key,
                     attempts=attempt,
                 )
-            log.warning("%s %s: %s; attempt %d again in %.1f s", method, path, why, attempt + 1, delay)
+            log.warning(
+                "%s %s: %s; attempt %d again in %.1f s", method, path, why, attempt + 1, delay
+            )
             self._sleep(delay)
 
 

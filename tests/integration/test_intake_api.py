@@ -121,7 +121,10 @@ def test_an_invalid_document_names_each_failing_field(client: TestClient) -> Non
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"] == [
-        {"pointer": "/bekymringsmelding/kommunenummer", "detail": "must match the pattern ^\\d{4}$"},
+        {
+            "pointer": "/bekymringsmelding/kommunenummer",
+            "detail": "must match the pattern ^\\d{4}$",
+        },
         {
             "pointer": "/bekymringsmelding/privatBarn/0/adresse/adresselinje1",
             "detail": "must be a string",
