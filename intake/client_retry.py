@@ -34,7 +34,7 @@ class RetryPolicy:
             return None
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_retry_after_seconds)
-        return random() * min(self.cap_seconds, self.base_seconds * 2 ** (attempt - 1))
+        return random() * min(self.cap_seconds, self.base_seconds * 2.0 ** (attempt - 1))
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:

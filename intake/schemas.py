@@ -31,7 +31,7 @@ TYPE_NAMES = {
 }
 
 
-def _ecma_pattern(
+def ecma_pattern(
     validator: Validator, pattern: str, instance: Any, _schema: dict[str, Any]
 ) -> Iterator[ValidationError]:
     if validator.is_type(instance, "string") and not search(pattern, instance):
@@ -39,7 +39,7 @@ def _ecma_pattern(
 
 
 KsValidator: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
-    Draft201909Validator, {"pattern": _ecma_pattern}
+    Draft201909Validator, {"pattern": ecma_pattern}
 )
 
 
