@@ -25,8 +25,38 @@ from typing import Any
 
 import httpx
 
-from intake.client_errors import IntakeError, IntakeUnavailable, refusal
+from intake.client_errors import (
+    BadRequest,
+    BodyTooLarge,
+    IdempotencyConflict,
+    IntakeError,
+    IntakeRefused,
+    IntakeUnavailable,
+    InvalidReport,
+    ReportNotFound,
+    Unauthorised,
+    UnsupportedMediaType,
+    refusal,
+)
 from intake.client_retry import RETRYABLE_STATUSES, RetryPolicy, retry_after_seconds
+
+__all__ = [
+    "BadRequest",
+    "BodyTooLarge",
+    "HistoryEntry",
+    "IdempotencyConflict",
+    "IntakeClient",
+    "IntakeError",
+    "IntakeRefused",
+    "IntakeUnavailable",
+    "InvalidReport",
+    "Receipt",
+    "ReportNotFound",
+    "ReportStatus",
+    "RetryPolicy",
+    "Unauthorised",
+    "UnsupportedMediaType",
+]
 
 log = logging.getLogger(__name__)
 

@@ -53,7 +53,7 @@ def with_unknown_fields(document: dict[str, Any]) -> dict[str, Any]:
     """The example with fields no schema knows, at the top and deep down, and hard strings."""
     changed = copy.deepcopy(document)
     changed["ukjentFelt"] = {
-        "tekst": f"{CANARY} æøå ÆØÅ 👶🏽👨‍👩‍👧 مرحبا بالعالم שלום \u2028 \\ \" \t",
+        "tekst": f'{CANARY} æøå ÆØÅ 👶🏽👨‍👩‍👧 مرحبا بالعالم שלום \u2028 \\ " \t',
         "tall": [0, -1, 1.5, 12345678901234567890, True, None],
         "tom": {},
     }
