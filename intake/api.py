@@ -116,6 +116,17 @@ def _answer_problems(app: FastAPI) -> None:
     async def _validation(_request: Request, _error: RequestValidationError) -> JSONResponse:
         return Problem(400, "bad-request", "Bad request", "the request is malformed").response()
 
+    @app.exception_handler(Exception)
+    async def _bug(_request: Request, error: Exception) -> JSONResponse:
+        """A bug. Logged by type only: its message might quote a report."""
+        log.error("unexpected %s while answering a request", type(error).__name__)
+        return Problem(
+            500,
+            "internal-error",
+            "Internal error",
+            "the report may not be stored; send it again with the same Idempotency-Key",
+        ).response()
+
 
 def _submit(config: IntakeConfig, client_id: str, key: str | None, raw: bytes) -> Accepted:
     submission = submission_from_body(client_id, key, raw)
