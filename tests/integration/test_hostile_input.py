@@ -17,13 +17,12 @@ import pytest
 from sqlalchemy import Engine
 
 from intake.meldingstyper import PRIVAT_V2
-from ledger.database import create_ledger_engine
-from ledger.migrate import upgrade
-from tests.support.intake_server import AUTH, count_reports, intake_config, serving
+from tests.support.intake_server import AUTH, count_reports, serving_on_sqlite
 from tests.support.reports import submission
 
 pytestmark = pytest.mark.integration
 
+LIMIT = 512 * 1024
 CANARY = "Kanarifugl Fiendtlig-Ærlig"
 JSON = {**AUTH, "Content-Type": "application/json"}
 
@@ -138,18 +137,19 @@ ROWS: list[tuple[str, Headers, bytes, int]] = [
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path = tmp_path_factory.mktemp("hostile") / "ledger.sqlite"
-    engine = create_ledger_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, str]]:
+    with serving_on_sqlite(tmp_path_factory.mktemp("hostile"), max_body_bytes=LIMIT) as running:
+        yield running
 
 
-@pytest.fixture(scope="module")
-def api_url(engine: Engine) -> Iterator[str]:
-    with serving(intake_config(engine, max_body_bytes=512 * 1024)) as url:
-        yield url
+@pytest.fixture
+def engine(running: tuple[Engine, str]) -> Engine:
+    return running[0]
+
+
+@pytest.fixture
+def api_url(running: tuple[Engine, str]) -> str:
+    return running[1]
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:

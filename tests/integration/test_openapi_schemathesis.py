@@ -19,9 +19,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from sqlalchemy import Engine
 
 from intake.schemas import is_valid
-from ledger.database import create_ledger_engine
-from ledger.migrate import upgrade
-from tests.support.intake_server import AUTH, count_reports, intake_config, serving
+from tests.support.intake_server import AUTH, count_reports, serving_on_sqlite
 
 pytestmark = pytest.mark.integration
 
@@ -29,17 +27,19 @@ EXAMPLES = 75
 
 
 @pytest.fixture(scope="module")
-def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = create_ledger_engine(f"sqlite:///{tmp_path_factory.mktemp('st') / 'ledger.sqlite'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, str]]:
+    with serving_on_sqlite(tmp_path_factory.mktemp("st"), max_body_bytes=256 * 1024) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
-def live_api(ledger: Engine) -> Iterator[str]:
-    with serving(intake_config(ledger, max_body_bytes=256 * 1024)) as url:
-        yield url
+def ledger(running: tuple[Engine, str]) -> Engine:
+    return running[0]
+
+
+@pytest.fixture(scope="module")
+def live_api(running: tuple[Engine, str]) -> str:
+    return running[1]
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
 
 from intake.api import IntakeConfig, create_intake_app
+from ledger.database import create_ledger_engine
+from ledger.migrate import upgrade
 from ledger.uow import UnitOfWork
 from relay.servers import ServerThread, bind
 
@@ -43,3 +46,21 @@ def serving(config: IntakeConfig, port: int = 0) -> Iterator[str]:
 def count_reports(engine: Engine) -> int:
     with engine.connect() as connection:
         return int(connection.execute(text("SELECT count(*) FROM reports")).scalar_one())
+
+
+@contextmanager
+def sqlite_ledger(directory: Path) -> Iterator[Engine]:
+    """A migrated SQLite ledger in `directory`."""
+    engine = create_ledger_engine(f"sqlite:///{directory / 'ledger.sqlite'}")
+    upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def serving_on_sqlite(directory: Path, **overrides: Any) -> Iterator[tuple[Engine, str]]:
+    """A running intake API on a fresh SQLite ledger: the ledger and the base URL."""
+    with sqlite_ledger(directory) as engine, serving(intake_config(engine, **overrides)) as url:
+        yield engine, url
