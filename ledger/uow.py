@@ -1,19 +1,23 @@
 """The unit of work: one database transaction around one step of the pipeline.
 
-Service functions open a unit of work, read and write through `uow.ledger`, and call
-`uow.commit()` once. Leaving the block without committing rolls everything back, so a step's
-transition, state change and outbox row are written together or not at all.
+Service functions open a unit of work, read and write through its stores (`uow.ledger`,
+`uow.health`, `uow.alerts`), and call `uow.commit()` once. Leaving the block without
+committing rolls everything back, so a step's transition, state change and outbox row are
+written together or not at all.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from ledger.alerts import AlertStore
 from ledger.health import HealthStore
 from ledger.repository import Ledger
+
+T = TypeVar("T")
 
 
 class UnitOfWork:
@@ -27,28 +31,22 @@ class UnitOfWork:
 
     @property
     def ledger(self) -> Ledger:
-        if self._ledger is None:
-            raise RuntimeError("the unit of work is not open; use it in a with-block")
-        return self._ledger
+        return _open(self._ledger)
 
     @property
     def health(self) -> HealthStore:
-        if self._health is None:
-            raise RuntimeError("the unit of work is not open; use it in a with-block")
-        return self._health
+        return _open(self._health)
 
     @property
     def alerts(self) -> AlertStore:
-        if self._alerts is None:
-            raise RuntimeError("the unit of work is not open; use it in a with-block")
-        return self._alerts
+        return _open(self._alerts)
 
     def __enter__(self) -> UnitOfWork:
-        self._connection = self._engine.connect()
-        self._transaction = self._connection.begin()
-        self._ledger = Ledger(self._connection)
-        self._health = HealthStore(self._connection)
-        self._alerts = AlertStore(self._connection)
+        self._connection = connection = self._engine.connect()
+        self._transaction = connection.begin()
+        self._ledger = Ledger(connection)
+        self._health = HealthStore(connection)
+        self._alerts = AlertStore(connection)
         return self
 
     def __exit__(
@@ -64,11 +62,13 @@ class UnitOfWork:
             if self._connection is not None:
                 self._connection.close()
             self._connection = self._transaction = None
-            self._ledger = None
-            self._health = None
-            self._alerts = None
+            self._ledger, self._health, self._alerts = None, None, None
 
     def commit(self) -> None:
-        if self._transaction is None:
-            raise RuntimeError("the unit of work is not open")
-        self._transaction.commit()
+        _open(self._transaction).commit()
+
+
+def _open(store: T | None) -> T:
+    if store is None:
+        raise RuntimeError("the unit of work is not open; use it in a with-block")
+    return store

@@ -18,7 +18,7 @@ from deliverers.breaker import Admit, admit
 from deliverers.control import DeliveryControl
 from deliverers.outcomes import apply_outcome
 from ledger.lifecycle import State
-from ledger.records import ROUTE, OutboxMessage, deliver_dispatch
+from ledger.records import ROUTE, OutboxMessage, Report, deliver_dispatch
 from ledger.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,23 @@ def publish_outbox(
     return len(published)
 
 
+def each_locked(
+    uow_factory: UowFactory, report_ids: list[str], step: Callable[[UnitOfWork, Report], bool]
+) -> int:
+    """Run `step` on each report, locked, in a transaction of its own; count those it moved.
+
+    The ids were chosen in an earlier transaction, so `step` must check again that the
+    report is still as it was chosen (another scheduler may have moved it since)."""
+    moved = 0
+    for report_id in report_ids:
+        with uow_factory() as uow:
+            report = uow.ledger.get(report_id, lock=True)
+            if report is not None and step(uow, report):
+                uow.commit()
+                moved += 1
+    return moved
+
+
 def release_due_retries(uow_factory: UowFactory, now: Clock, control_for: ControlFor) -> int:
     """Due RETRY_SCHEDULED reports go back to ROUTED and onto their queue, as far as each
     recipient's breaker and free slots allow; the others keep waiting, spending nothing."""
@@ -68,78 +85,61 @@ def release_due_retries(uow_factory: UowFactory, now: Clock, control_for: Contro
                 continue
             slots = 1 if health.is_open else control.max_concurrent - busy
             due = uow.ledger.due_retries(recipient, moment, limit=max(slots, 0))
-        for report_id in due:
-            released += _release(uow_factory(), report_id, control, now)
+
+        def release(uow: UnitOfWork, report: Report, control: DeliveryControl = control) -> bool:
+            moment = now()
+            if not _due(report, State.RETRY_SCHEDULED, report.next_attempt_at, moment):
+                return False
+            assert report.recipient is not None
+            assert report.vendor is not None
+            health = uow.health.get(report.recipient, lock=True)
+            decision = admit(health, control.breaker, report.id, moment)
+            if not isinstance(decision, Admit):
+                return False
+            if decision.probe:
+                uow.health.save(decision.health)
+            uow.ledger.move(
+                report,
+                State.ROUTED,
+                at=moment,
+                actor=SCHEDULER,
+                reason="probe: is the recipient back?" if decision.probe else "retry due",
+                changes={"next_attempt_at": None},
+                dispatch=deliver_dispatch(report.vendor),
+            )
+            return True
+
+        released += each_locked(uow_factory, due, release)
     return released
-
-
-def _release(uow: UnitOfWork, report_id: str, control: DeliveryControl, now: Clock) -> int:
-    with uow:
-        report = uow.ledger.get(report_id, lock=True)
-        moment = now()
-        if (
-            report is None
-            or report.state is not State.RETRY_SCHEDULED
-            or report.next_attempt_at is None
-            or report.next_attempt_at > moment
-            or report.vendor is None
-            or report.recipient is None
-        ):
-            return 0
-        decision = admit(
-            uow.health.get(report.recipient, lock=True), control.breaker, report_id, moment
-        )
-        if not isinstance(decision, Admit):
-            return 0
-        if decision.probe:
-            uow.health.save(decision.health)
-        uow.ledger.move(
-            report,
-            State.ROUTED,
-            at=moment,
-            actor=SCHEDULER,
-            reason="probe: is the recipient back?" if decision.probe else "retry due",
-            changes={"next_attempt_at": None},
-            dispatch=deliver_dispatch(report.vendor),
-        )
-        uow.commit()
-        return 1
 
 
 def recover_abandoned_attempts(uow_factory: UowFactory, now: Clock) -> int:
     """DELIVERING past its lease: the worker was lost (or hung). Deliver again, same bytes."""
     with uow_factory() as uow:
         expired = uow.ledger.past_due(State.DELIVERING, "lease_until", now())
-    recovered = 0
-    for report_id in expired:
-        with uow_factory() as uow:
-            report = uow.ledger.get(report_id, lock=True)
-            moment = now()
-            if (
-                report is None
-                or report.state is not State.DELIVERING
-                or report.lease_until is None
-                or report.lease_until > moment
-                or report.vendor is None
-                or report.recipient is None
-            ):
-                continue
-            health = uow.health.get(report.recipient, lock=True)
-            if health.probe_report_id == report_id:
-                uow.health.save(replace(health, probe_report_id=None, probe_started_at=None))
-            uow.ledger.move(
-                report,
-                State.ROUTED,
-                at=moment,
-                actor=SCHEDULER,
-                reason=f"attempt {report.attempts} had no outcome before its lease ran out",
-                kind="abandoned",
-                changes={"lease_until": None},
-                dispatch=deliver_dispatch(report.vendor),
-            )
-            uow.commit()
-            recovered += 1
-    return recovered
+
+    def recover(uow: UnitOfWork, report: Report) -> bool:
+        moment = now()
+        if not _due(report, State.DELIVERING, report.lease_until, moment):
+            return False
+        assert report.recipient is not None
+        assert report.vendor is not None
+        health = uow.health.get(report.recipient, lock=True)
+        if health.probe_report_id == report.id:
+            uow.health.save(replace(health, probe_report_id=None, probe_started_at=None))
+        uow.ledger.move(
+            report,
+            State.ROUTED,
+            at=moment,
+            actor=SCHEDULER,
+            reason=f"attempt {report.attempts} had no outcome before its lease ran out",
+            kind="abandoned",
+            changes={"lease_until": None},
+            dispatch=deliver_dispatch(report.vendor),
+        )
+        return True
+
+    return each_locked(uow_factory, expired, recover)
 
 
 def enforce_receipt_deadlines(
@@ -149,33 +149,26 @@ def enforce_receipt_deadlines(
     deadline, not the broker)."""
     with uow_factory() as uow:
         overdue = uow.ledger.past_due(State.AWAITING_RECEIPT, "receipt_due_at", now())
-    handled = 0
-    for report_id in overdue:
-        with uow_factory() as uow:
-            report = uow.ledger.get(report_id, lock=True)
-            moment = now()
-            if (
-                report is None
-                or report.state is not State.AWAITING_RECEIPT
-                or report.receipt_due_at is None
-                or report.receipt_due_at > moment
-                or report.recipient is None
-            ):
-                continue
-            control = control_for(report.recipient)
-            apply_outcome(
-                uow,
-                report,
-                TransientError(f"no receipt within {control.receipt_deadline_seconds:g} s"),
-                control=control,
-                now=moment,
-                jitter=jitter,
-                detail={"attempt": report.attempts},
-                actor=SCHEDULER,
-            )
-            uow.commit()
-            handled += 1
-    return handled
+
+    def fail(uow: UnitOfWork, report: Report) -> bool:
+        moment = now()
+        if not _due(report, State.AWAITING_RECEIPT, report.receipt_due_at, moment):
+            return False
+        assert report.recipient is not None
+        control = control_for(report.recipient)
+        apply_outcome(
+            uow,
+            report,
+            TransientError(f"no receipt within {control.receipt_deadline_seconds:g} s"),
+            control=control,
+            now=moment,
+            jitter=jitter,
+            detail={"attempt": report.attempts},
+            actor=SCHEDULER,
+        )
+        return True
+
+    return each_locked(uow_factory, overdue, fail)
 
 
 def sweep_stalled(uow_factory: UowFactory, now: Clock, sweep_after_seconds: float) -> int:
@@ -185,24 +178,34 @@ def sweep_stalled(uow_factory: UowFactory, now: Clock, sweep_after_seconds: floa
     cutoff = now() - timedelta(seconds=sweep_after_seconds)
     with uow_factory() as uow:
         stalled = uow.ledger.stalled([State.RECEIVED, State.ROUTED], cutoff)
-    swept = 0
-    for report_id in stalled:
-        with uow_factory() as uow:
-            report = uow.ledger.get(report_id, lock=True)
-            if report is None or report.updated_at >= cutoff:
-                continue
-            if report.state is State.RECEIVED:
-                dispatch = ROUTE
-            elif report.state is State.ROUTED and report.vendor is not None:
-                dispatch = deliver_dispatch(report.vendor)
-            else:
-                continue
-            uow.ledger.dispatch(report_id, dispatch, now())
-            uow.commit()
-            swept += 1
+
+    def republish(uow: UnitOfWork, report: Report) -> bool:
+        if report.updated_at >= cutoff:
+            return False
+        if report.state is State.RECEIVED:
+            dispatch = ROUTE
+        elif report.state is State.ROUTED and report.vendor is not None:
+            dispatch = deliver_dispatch(report.vendor)
+        else:
+            return False
+        uow.ledger.dispatch(report.id, dispatch, now())
+        return True
+
+    swept = each_locked(uow_factory, stalled, republish)
     if swept:
         log.warning("swept %d stalled reports back onto their queues", swept)
     return swept
+
+
+def _due(report: Report, state: State, deadline: datetime | None, moment: datetime) -> bool:
+    """Still in `state`, routed, and its deadline has come."""
+    return (
+        report.state is state
+        and deadline is not None
+        and deadline <= moment
+        and report.recipient is not None
+        and report.vendor is not None
+    )
 
 
 def forget_old_idempotency_keys(uow_factory: UowFactory, now: Clock) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from tests.support.services import (
     rabbitmq_vhost,
     service_url,
 )
+from tests.support.stack import Broker
 
 
 def _psycopg(url: str) -> str:
@@ -113,12 +113,6 @@ def ledger_engine(
     upgrade(engine)
     yield engine
     engine.dispose()
-
-
-@dataclass(frozen=True)
-class Broker:
-    url: str
-    key_prefix: str | None = None
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])

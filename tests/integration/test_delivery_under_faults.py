@@ -4,18 +4,15 @@ Redis and with RabbitMQ: every report reaches its case system exactly once, or i
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from intake.meldingstyper import MELDINGSTYPER, PRIVAT_V2
+from intake.meldingstyper import PRIVAT_V2
 from ledger.lifecycle import State
-from tests.conftest import Broker
 from tests.support.processes import wait_for
 from tests.support.reports import submission
-from tests.support.stack import RecipientSpec, Stack, running_stack
+from tests.support.stack import Broker, RecipientSpec, Stack, split_stack
 
 pytestmark = pytest.mark.integration
 
@@ -27,35 +24,6 @@ FAST_RECOVERY = {
 }
 
 
-@contextmanager
-def start(
-    tmp_path: Path,
-    postgres_url: str,
-    broker: Broker,
-    recipients: tuple[RecipientSpec, ...],
-    **kwargs: object,
-) -> Iterator[Stack]:
-    extra_env = {**FAST_RECOVERY, **kwargs.pop("extra_env", {})}  # type: ignore[dict-item]
-    with running_stack(
-        tmp_path,
-        "split",
-        database_url=postgres_url,
-        broker_url=broker.url,
-        broker_key_prefix=broker.key_prefix,
-        recipients=recipients,
-        extra_env=extra_env,
-        **kwargs,  # type: ignore[arg-type]
-    ) as stack:
-        yield stack
-
-
-def submit_many(stack: Stack, kommunenummer: str, count: int) -> list[str]:
-    return [
-        stack.submit(submission(MELDINGSTYPER[n % 4], kommunenummer=kommunenummer, text=f"nr {n}"))
-        for n in range(count)
-    ]
-
-
 def stored_once(stack: Stack, recipient: str, report_ids: list[str]) -> None:
     stored = [entry["id"] for entry in stack.sandboxes[recipient].stored()]
     assert sorted(stored) == sorted(report_ids)
@@ -65,8 +33,8 @@ def test_store_then_fail_is_stored_once_and_delivered_with_every_attempt_recorde
     tmp_path: Path, postgres_url: str, broker: Broker
 ) -> None:
     bergen = RecipientSpec("bergen", ("4601",), sandbox_args=("--store-then-fail-rate", "1"))
-    with start(tmp_path, postgres_url, broker, (bergen,)) as stack:
-        ids = submit_many(stack, "4601", 4)
+    with split_stack(tmp_path, postgres_url, broker, (bergen,), FAST_RECOVERY) as stack:
+        ids = stack.submit_many("4601", 4)
         wait_for(
             lambda: len(stack.sandboxes["bergen"].stored()) == len(ids),
             timeout=60,
@@ -94,7 +62,7 @@ def test_a_422_is_dead_lettered_after_one_attempt_and_redrive_delivers_it(
     tmp_path: Path, postgres_url: str, broker: Broker
 ) -> None:
     bergen = RecipientSpec("bergen", ("4601",), sandbox_args=("--reject-kommunenummer", "4601"))
-    with start(tmp_path, postgres_url, broker, (bergen,)) as stack:
+    with split_stack(tmp_path, postgres_url, broker, (bergen,), FAST_RECOVERY) as stack:
         report_id = stack.submit(submission(PRIVAT_V2, kommunenummer="4601"))
         stack.wait_for_states([report_id], {State.DEAD_LETTERED})
         history = stack.history(report_id)
@@ -121,8 +89,8 @@ def test_a_recipient_down_for_20_seconds_gets_everything_and_nothing_is_dead_let
     tmp_path: Path, postgres_url: str, broker: Broker
 ) -> None:
     bergen = RecipientSpec("bergen", ("4601",), start=False)
-    with start(tmp_path, postgres_url, broker, (bergen,)) as stack:
-        ids = submit_many(stack, "4601", 6)
+    with split_stack(tmp_path, postgres_url, broker, (bergen,), FAST_RECOVERY) as stack:
+        ids = stack.submit_many("4601", 6)
         time.sleep(20)
         assert all(stack.state(report_id) is not State.DEAD_LETTERED for report_id in ids)
         stack.sandboxes["bergen"].start()
@@ -142,12 +110,18 @@ def test_a_down_and_a_slow_recipient_do_not_hold_up_a_healthy_one(
             "trondheim", ("5001",), sandbox_args=("--latency", "20"), delivery={"max_concurrent": 1}
         ),
     )
-    with start(
-        tmp_path, postgres_url, broker, recipients, workers=2, worker_args=("--pool", "solo")
+    with split_stack(
+        tmp_path,
+        postgres_url,
+        broker,
+        recipients,
+        FAST_RECOVERY,
+        workers=2,
+        worker_args=("--pool", "solo"),
     ) as stack:
-        slow = submit_many(stack, "5001", 8)
-        down = submit_many(stack, "4601", 8)
-        healthy = submit_many(stack, "0301", 8)
+        slow = stack.submit_many("5001", 8)
+        down = stack.submit_many("4601", 8)
+        healthy = stack.submit_many("0301", 8)
         stack.wait_for_states(healthy, {State.VERIFIED}, timeout=45)
         stored = {State.DELIVERED, State.VERIFIED}
         assert not any(stack.state(report_id) in stored for report_id in down)
@@ -159,8 +133,8 @@ def test_a_worker_killed_mid_delivery_leaves_every_report_delivered_exactly_once
     tmp_path: Path, postgres_url: str, broker: Broker
 ) -> None:
     bergen = RecipientSpec("bergen", ("4601",), sandbox_args=("--latency", "0.5"))
-    with start(tmp_path, postgres_url, broker, (bergen,)) as stack:
-        ids = submit_many(stack, "4601", 16)
+    with split_stack(tmp_path, postgres_url, broker, (bergen,), FAST_RECOVERY) as stack:
+        ids = stack.submit_many("4601", 16)
         wait_for(
             lambda: sum(stack.state(r) is State.VERIFIED for r in ids) >= 2,
             timeout=60,
@@ -195,7 +169,7 @@ def test_fiks_io_receipts_decide_the_outcome(
             delivery={"receipt_deadline_seconds": 3},
         ),
     )
-    with start(tmp_path, postgres_url, broker, recipients) as stack:
+    with split_stack(tmp_path, postgres_url, broker, recipients, FAST_RECOVERY) as stack:
         stored = stack.submit(submission(PRIVAT_V2, kommunenummer="4601"))
         refused = stack.submit(submission(PRIVAT_V2, kommunenummer="0301"))
         silent = stack.submit(submission(PRIVAT_V2, kommunenummer="5001"))

@@ -11,8 +11,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +19,10 @@ import pytest
 import redis
 from fastapi import FastAPI, Request
 
-from intake.meldingstyper import MELDINGSTYPER
 from ledger.lifecycle import State
 from relay.servers import ServerThread, bind
-from tests.conftest import Broker
 from tests.support.processes import wait_for
-from tests.support.reports import submission
-from tests.support.stack import RecipientSpec, Stack, running_stack
+from tests.support.stack import Broker, RecipientSpec, Stack, split_stack
 
 pytestmark = pytest.mark.integration
 
@@ -43,36 +38,9 @@ PROOF_ENV = {
 }
 
 
-@contextmanager
-def stack_on(
-    tmp_path: Path,
-    postgres_url: str,
-    broker: Broker,
-    recipients: tuple[RecipientSpec, ...],
-    extra_env: dict[str, str] | None = None,
-) -> Iterator[Stack]:
-    with running_stack(
-        tmp_path,
-        "split",
-        database_url=postgres_url,
-        broker_url=broker.url,
-        broker_key_prefix=broker.key_prefix,
-        recipients=recipients,
-        extra_env={**PROOF_ENV, **(extra_env or {})},
-    ) as stack:
-        yield stack
-
-
 @pytest.fixture
 def redis_only(redis_broker: Any) -> Broker:
     return Broker(redis_broker.url, redis_broker.prefix)
-
-
-def submit_many(stack: Stack, kommunenummer: str, count: int) -> list[str]:
-    return [
-        stack.submit(submission(MELDINGSTYPER[n % 4], kommunenummer=kommunenummer, text=f"nr {n}"))
-        for n in range(count)
-    ]
 
 
 def posts(stack: Stack, recipient: str) -> list[dict[str, Any]]:
@@ -86,8 +54,8 @@ def test_reports_acknowledged_but_never_stored_are_caught_and_delivered_again(
     tmp_path: Path, postgres_url: str, redis_only: Broker
 ) -> None:
     bergen = RecipientSpec("bergen", ("4601",), sandbox_args=("--drop-rate", "0.4", "--seed", "7"))
-    with stack_on(tmp_path, postgres_url, redis_only, (bergen,)) as stack:
-        ids = submit_many(stack, "4601", 12)
+    with split_stack(tmp_path, postgres_url, redis_only, (bergen,), PROOF_ENV) as stack:
+        ids = stack.submit_many("4601", 12)
         stack.wait_for_states(ids, {State.VERIFIED}, timeout=90)
 
         dropped = {post["id"] for post in posts(stack, "bergen") if post["note"] == "dropped"}
@@ -118,8 +86,8 @@ def test_a_damaged_copy_is_dead_lettered_as_content_mismatch_and_never_verified(
     tmp_path: Path, postgres_url: str, redis_only: Broker
 ) -> None:
     bergen = RecipientSpec("bergen", ("4601",), sandbox_args=("--damage-rate", "1"))
-    with stack_on(tmp_path, postgres_url, redis_only, (bergen,)) as stack:
-        ids = submit_many(stack, "4601", 3)
+    with split_stack(tmp_path, postgres_url, redis_only, (bergen,), PROOF_ENV) as stack:
+        ids = stack.submit_many("4601", 3)
         stack.wait_for_states(ids, {State.DEAD_LETTERED}, timeout=60)
         for report_id in ids:
             history = stack.history(report_id)
@@ -134,8 +102,8 @@ def test_reconciliation_finds_a_report_that_vanished_after_it_was_verified(
     tmp_path: Path, postgres_url: str, redis_only: Broker
 ) -> None:
     bergen = RecipientSpec("bergen", ("4601",))
-    with stack_on(tmp_path, postgres_url, redis_only, (bergen,)) as stack:
-        ids = submit_many(stack, "4601", 3)
+    with split_stack(tmp_path, postgres_url, redis_only, (bergen,), PROOF_ENV) as stack:
+        ids = stack.submit_many("4601", 3)
         stack.wait_for_states(ids, {State.VERIFIED})
         vanished = ids[1]
         httpx.delete(
@@ -175,8 +143,8 @@ def test_losing_everything_the_broker_held_loses_no_report(
     tmp_path: Path, postgres_url: str, private_redis: str, kill_worker: bool
 ) -> None:
     bergen = RecipientSpec("bergen", ("4601",), sandbox_args=("--latency", "0.3"))
-    with stack_on(tmp_path, postgres_url, Broker(private_redis), (bergen,)) as stack:
-        ids = submit_many(stack, "4601", 20)
+    with split_stack(tmp_path, postgres_url, Broker(private_redis), (bergen,), PROOF_ENV) as stack:
+        ids = stack.submit_many("4601", 20)
         wait_for(
             lambda: sum(stack.state(r) is State.VERIFIED for r in ids) >= 2,
             timeout=60,
@@ -221,8 +189,10 @@ def test_overdue_reports_are_listed_and_alerted_once_each(
     down = RecipientSpec("bergen", ("4601",), start=False, delivery={"overdue_after_seconds": 3})
     env = {"RELAY_ALERT_WEBHOOK_URL": webhook.url}
     try:
-        with stack_on(tmp_path, postgres_url, redis_only, (down,), env) as stack:
-            ids = submit_many(stack, "4601", 3)
+        with split_stack(
+            tmp_path, postgres_url, redis_only, (down,), {**PROOF_ENV, **env}
+        ) as stack:
+            ids = stack.submit_many("4601", 3)
 
             def alerted() -> bool:
                 with webhook.lock:

@@ -20,11 +20,13 @@ import httpx
 import yaml
 from sqlalchemy import Engine
 
+from intake.meldingstyper import MELDINGSTYPER
 from ledger.database import create_ledger_engine
 from ledger.lifecycle import State
 from ledger.records import Transition
 from ledger.uow import UnitOfWork
 from tests.support.processes import RelayProcess, free_port, run_relay, wait_for
+from tests.support.reports import submission
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,15 @@ class Stack:
         assert response.status_code == 202, response.text
         report_id: str = response.json()["id"]
         return report_id
+
+    def submit_many(self, kommunenummer: str, count: int) -> list[str]:
+        """`count` reports for one municipality, cycling through the four message types."""
+        return [
+            self.submit(
+                submission(MELDINGSTYPER[n % 4], kommunenummer=kommunenummer, text=f"nr {n}")
+            )
+            for n in range(count)
+        ]
 
     def state(self, report_id: str) -> State:
         with UnitOfWork(self.engine) as uow:
@@ -244,3 +255,32 @@ def running_stack(
             sandbox.stop()
         if engine is not None:
             engine.dispose()
+
+
+@dataclass(frozen=True)
+class Broker:
+    url: str
+    key_prefix: str | None = None
+
+
+@contextmanager
+def split_stack(
+    workdir: Path,
+    database_url: str,
+    broker: Broker,
+    recipients: tuple[RecipientSpec, ...],
+    extra_env: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Iterator[Stack]:
+    """The production shape (api, worker, scheduler) on PostgreSQL and the given broker."""
+    with running_stack(
+        workdir,
+        "split",
+        database_url=database_url,
+        broker_url=broker.url,
+        broker_key_prefix=broker.key_prefix,
+        recipients=recipients,
+        extra_env=extra_env,
+        **options,
+    ) as stack:
+        yield stack
