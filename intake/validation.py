@@ -85,7 +85,7 @@ def _typed(meldingstype: str, document: dict[str, Any]) -> Bekymringsmelding:
         return model_for(meldingstype)(document)
     except ValidationError as error:
         pointers = [json_pointer("bekymringsmelding", *e["loc"]) for e in error.errors()]
-        log.error("the %s model refused a schema-valid document at %s", meldingstype, pointers)
+        log.error("the %s model refused what the schema accepted, at %s", meldingstype, pointers)
         raise invalid(
             [FieldError(pointer, "does not satisfy the report model") for pointer in pointers]
         ) from None

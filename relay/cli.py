@@ -188,6 +188,36 @@ def demo(reports: int, timeout: float, faults: bool) -> None:
     sys.exit(run_demo(reports=reports, timeout=timeout, faults=faults))
 
 
+@main.command()
+@click.option("--reports", default=300, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--timeout", default=300.0, show_default=True, type=float)
+@click.option("--database-url", default=None, help="Bench this ledger instead of SQLite.")
+@click.option("--broker-url", default=None, help="Bench this broker instead of SQLite.")
+@click.option("--verify-delay", default=1.0, show_default=True, type=float)
+@startup_errors
+def bench(
+    reports: int,
+    concurrency: int,
+    timeout: float,
+    database_url: str | None,
+    broker_url: str | None,
+    verify_delay: float,
+) -> None:
+    """Measure intake, delivery and verification end to end (JSON on stdout)."""
+    from relay.bench import run_bench
+
+    configure_logging("WARNING")
+    settings = {"RELAY_VERIFY_DELAY_SECONDS": str(verify_delay)}
+    if database_url:
+        settings["RELAY_DATABASE_URL"] = database_url
+    if broker_url:
+        settings["RELAY_BROKER_URL"] = broker_url
+    result = run_bench(reports=reports, concurrency=concurrency, timeout=timeout, settings=settings)
+    click.echo(json.dumps(result, indent=2))
+    sys.exit(0 if result["not_verified"] == 0 else 1)
+
+
 main.add_command(sandbox)
 main.add_command(dlq)
 main.add_command(reconcile_command)

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import secrets
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -24,24 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from deliverers.body import sha256_hex
-from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
 from deliverers.sandbox.faults import Faults
-from deliverers.sandbox.store import SandboxStore
-from relay.demo_scenario import (
-    CASE_SYSTEMS,
-    RECIPIENTS,
-    DemoReport,
-    demo_reports,
-    routes_document,
-    secret_env,
-)
-from relay.servers import ServerThread, bind
+from relay.demo_scenario import CASE_SYSTEMS, RECIPIENTS, DemoReport, demo_reports
+from relay.demo_stack import CaseSystem, demo_stack
 
 FINAL = {"VERIFIED", "DEAD_LETTERED", "HELD", "RESOLVED_MANUALLY"}
 HTTP_THREADS = 8
@@ -68,39 +54,6 @@ class Tracked:
         return found
 
 
-class CaseSystem:
-    """A simulated case system in this process, which can go down and come back."""
-
-    def __init__(self, secrets_by_recipient: dict[str, str], faults: Faults) -> None:
-        self.store = SandboxStore()
-        self.app = create_sandbox_app(
-            SandboxConfig(secrets_by_recipient, faults=faults), self.store
-        )
-        self.server = ServerThread(self.app, bind())
-        self.port: int = self.server.sock.getsockname()[1]
-        self.url = self.server.url
-
-    def start(self) -> None:
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def outage(self, after: float, length: float) -> threading.Thread:
-        """Refuse connections from `after` seconds from now, for `length` seconds."""
-
-        def down_and_up() -> None:
-            time.sleep(after)
-            self.server.stop()
-            time.sleep(length)
-            self.server = ServerThread(self.app, bind(port=self.port))
-            self.server.start()
-
-        thread = threading.Thread(target=down_and_up, daemon=True, name="outage")
-        thread.start()
-        return thread
-
-
 def demo_faults(enabled: bool) -> tuple[list[Faults], str | None]:
     """Faults per case system, and the recipient whose case system refuses its reports."""
     if not enabled:
@@ -115,57 +68,10 @@ def demo_faults(enabled: bool) -> tuple[list[Faults], str | None]:
     return plans, refused.id
 
 
-def free_port() -> int:
-    sock = bind()
-    port: int = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
-def wait_until_ready(client: httpx.Client, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"relay run exited with {process.returncode}; see {log}")
-        try:
-            if client.get("/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"relay run did not become ready; see {log}")
-
-
 def run_demo(*, reports: int, timeout: float, faults: bool = False) -> int:
     console = Console()
     workdir = Path("var") / "demo-runs" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    workdir.mkdir(parents=True, exist_ok=True)
-    workdir = workdir.resolve()
-    secret_of = {recipient.id: secrets.token_hex(32) for recipient in RECIPIENTS}
     fault_plan, refused = demo_faults(faults)
-    case_systems = [CaseSystem(secret_of, plan) for plan in fault_plan]
-    for system in case_systems:
-        system.start()
-    if faults:
-        case_systems[0].outage(after=1.0, length=6.0)
-    routes_file = workdir / "routes.yaml"
-    routes = routes_document([system.url for system in case_systems])
-    routes_file.write_text(yaml.safe_dump(routes, allow_unicode=True, sort_keys=False), "utf-8")
-    token = secrets.token_urlsafe(32)
-    port = free_port()
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("RELAY_")},
-        **{secret_env(recipient): secret for recipient, secret in secret_of.items()},
-        "RELAY_DATA_DIR": str(workdir / "var"),
-        "RELAY_ROUTES_FILE": str(routes_file),
-        "RELAY_INTAKE_TOKENS": f"demo-portal:{token}",
-        "RELAY_RETRY_BASE_SECONDS": "0.5",
-        "RELAY_VERIFY_DELAY_SECONDS": "1",
-        "RELAY_BREAKER_FAILURES": "3",
-        "RELAY_BREAKER_OPEN_SECONDS": "2",
-        "RELAY_LOG_LEVEL": "INFO",
-    }
-    log_path = workdir / "relay.log"
     console.print(f"[bold]bekymring-relay demo[/]: {reports} reports, work files in {workdir}")
     if faults:
         console.print(
@@ -173,28 +79,11 @@ def run_demo(*, reports: int, timeout: float, faults: bool = False) -> int:
             "acknowledges 30% with a valid-looking receipt and stores nothing (the 2020-2023 "
             f"bug), and stores, then fails 20%; every report for {refused} is refused"
         )
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - our own command
-            [sys.executable, "-m", "relay", "run", "--port", str(port)],
-            env=environment,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
-            wait_until_ready(client, process, log_path)
-            tracked = submit_and_follow(console, client, demo_reports(reports), timeout, refused)
-        return report_results(console, tracked, case_systems)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        for system in case_systems:
-            system.stop()
+    with demo_stack(workdir, fault_plan) as stack:
+        if faults:
+            stack.case_systems[0].outage(after=1.0, length=6.0)
+        tracked = submit_and_follow(console, stack.client, demo_reports(reports), timeout, refused)
+        return report_results(console, tracked, stack.case_systems)
 
 
 def submit_and_follow(
