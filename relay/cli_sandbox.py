@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import click
 
 from deliverers.sandbox.faults import Faults
 from deliverers.sandbox.store import SandboxStore
+from relay.servers import RestartableServer
 
 
 @click.command()
@@ -40,6 +42,15 @@ from deliverers.sandbox.store import SandboxStore
     help="fiks-io: no receipt for the first N.",
 )
 @click.option("--seed", type=int, default=None, help="Seed for the fault dice.")
+@click.option(
+    "--down-after", type=click.FloatRange(0), default=None, help="Go down after S seconds."
+)
+@click.option(
+    "--down-for",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="…for S seconds (refusing connections).",
+)
 def sandbox(
     host: str,
     port: int,
@@ -57,11 +68,11 @@ def sandbox(
     reject_kommunenummer: tuple[str, ...],
     silent_attempts: int,
     seed: int | None,
+    down_after: float | None,
+    down_for: float,
 ) -> None:
     """A simulated case system for tests, the demo and compose. Its /_sandbox/ endpoints
     show what it stored and change its faults at run time."""
-    import uvicorn
-
     from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
 
     faults = Faults(
@@ -84,7 +95,18 @@ def sandbox(
         if not konto:
             raise click.UsageError("fiks-io needs --konto")
         _consume_mailbox(konto, receipt, faults, store)
-    uvicorn.run(create_sandbox_app(config, store), host=host, port=port, log_level="warning")
+    server = RestartableServer(create_sandbox_app(config, store), host, port)
+    server.start()
+    if down_after is not None:
+        server.outage(down_after, down_for)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 def _consume_mailbox(konto: str, receipt: str, faults: Faults, store: SandboxStore) -> None:

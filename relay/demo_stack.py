@@ -7,7 +7,6 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
 from deliverers.sandbox.faults import Faults
 from deliverers.sandbox.store import SandboxStore
 from relay.demo_scenario import RECIPIENTS, routes_document, secret_env
-from relay.servers import ServerThread, bind
+from relay.servers import RestartableServer, bind
 
 DEMO_SETTINGS = {
     "RELAY_RETRY_BASE_SECONDS": "0.5",
@@ -32,37 +31,14 @@ DEMO_SETTINGS = {
 }
 
 
-class CaseSystem:
-    """A simulated case system in this process, which can go down and come back."""
+class CaseSystem(RestartableServer):
+    """A simulated case system in this process, with its own storage and faults."""
 
     def __init__(self, secrets_by_recipient: dict[str, str], faults: Faults) -> None:
         self.store = SandboxStore()
-        self.app = create_sandbox_app(
-            SandboxConfig(secrets_by_recipient, faults=faults), self.store
+        super().__init__(
+            create_sandbox_app(SandboxConfig(secrets_by_recipient, faults=faults), self.store)
         )
-        self.server = ServerThread(self.app, bind())
-        self.port: int = self.server.sock.getsockname()[1]
-        self.url = self.server.url
-
-    def start(self) -> None:
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def outage(self, after: float, length: float) -> threading.Thread:
-        """Refuse connections from `after` seconds from now, for `length` seconds."""
-
-        def down_and_up() -> None:
-            time.sleep(after)
-            self.server.stop()
-            time.sleep(length)
-            self.server = ServerThread(self.app, bind(port=self.port))
-            self.server.start()
-
-        thread = threading.Thread(target=down_and_up, daemon=True, name="outage")
-        thread.start()
-        return thread
 
 
 def free_port() -> int:

@@ -46,3 +46,38 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class RestartableServer:
+    """An HTTP server that can stop listening for a while (connections refused) and come
+    back on the same port: a case system that is down for a period."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.host = host
+        self.server = ServerThread(app, bind(host, port))
+        self.port: int = self.server.sock.getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def outage(self, after: float, length: float) -> threading.Thread:
+        """Refuse connections from `after` seconds from now, for `length` seconds."""
+
+        def down_and_up() -> None:
+            time.sleep(after)
+            self.server.stop()
+            time.sleep(length)
+            self.server = ServerThread(self.app, bind(self.host, self.port))
+            self.server.start()
+
+        thread = threading.Thread(target=down_and_up, daemon=True, name="outage")
+        thread.start()
+        return thread

@@ -219,3 +219,37 @@ def test_overdue_reports_are_listed_and_alerted_once_each(
             assert "ALERT overdue: report" in stack.processes["scheduler"].log()
     finally:
         webhook.server.stop()
+
+
+def test_health_shows_unverifiable_recipients_open_breakers_and_backlogs(
+    tmp_path: Path, postgres_url: str, redis_only: Broker
+) -> None:
+    recipients = (
+        RecipientSpec("fiks-legacy", ("4601",), vendor="fiks-io", receipt="legacy"),
+        RecipientSpec("oslo", ("0301",), start=False),
+    )
+    with split_stack(tmp_path, postgres_url, redis_only, recipients, PROOF_ENV) as stack:
+        legacy = stack.submit_many("4601", 2)
+        waiting = stack.submit_many("0301", 4)
+        stack.wait_for_states(legacy, {State.DELIVERED})
+
+        def health() -> dict[str, dict[str, Any]]:
+            views = json.loads(stack.relay("recipients", "health", "--json"))
+            return {view["recipient"]: view for view in views}
+
+        wait_for(
+            lambda: health()["oslo"]["breaker_open_until"] is not None,
+            timeout=60,
+            message="the down recipient's breaker open",
+        )
+        time.sleep(VERIFY_DELAY + 2 * TICK + 1)
+        assert all(stack.state(report_id) is State.DELIVERED for report_id in legacy), (
+            "a legacy receipt proves nothing, so the report can never be VERIFIED on its own"
+        )
+        views = health()
+        assert views["fiks-legacy"]["verifiable"] is False
+        assert views["fiks-legacy"]["last_success_at"] is not None
+        assert views["oslo"]["verifiable"] is True
+        assert views["oslo"]["last_success_at"] is None
+        assert views["oslo"]["backlog"] == len(waiting)
+        assert views["oslo"]["dead_letters"] == 0

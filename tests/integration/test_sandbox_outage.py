@@ -1,0 +1,40 @@
+"""A simulated case system that is down for a period refuses connections, then answers again
+on the same port (as `relay sandbox --down-after S --down-for S` and the demo use it)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
+from relay.servers import RestartableServer
+from tests.support.processes import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/_sandbox/reports", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def refuses(url: str) -> bool:
+    try:
+        httpx.get(f"{url}/_sandbox/reports", timeout=1)
+    except httpx.ConnectError:
+        return True
+    return False
+
+
+def test_an_outage_refuses_connections_then_the_same_port_answers_again() -> None:
+    server = RestartableServer(create_sandbox_app(SandboxConfig("secret")))
+    server.start()
+    try:
+        assert answers(server.url)
+        server.outage(after=0.2, length=2.0)
+        wait_for(lambda: refuses(server.url), timeout=5, message="connections refused")
+        wait_for(lambda: answers(server.url), timeout=10, message="back on the same port")
+    finally:
+        server.stop()
