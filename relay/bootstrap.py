@@ -15,14 +15,17 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from deliverers.base import Deliverer
-from deliverers.registry import build_deliverer
+from deliverers.registry import RecipientConfigError, build_deliverer
 from deliverers.retry import RetryPolicy
 from ledger.clock import utc_now
 from ledger.database import create_ledger_engine, is_sqlite
 from ledger.migrate import upgrade
 from ledger.uow import UnitOfWork
 from relay.settings import Settings
-from router.routes import RoutesFileError, RouteTable, load_routes
+from router.check import served_findings, unserved
+from router.live import LiveRoutes
+from router.registry import default_registry
+from router.routes import Recipient, RoutesFileError, RouteTable, routes_from_bytes
 
 log = logging.getLogger(__name__)
 
@@ -50,25 +53,34 @@ class Container:
     http: httpx.Client
     now: Callable[[], datetime] = utc_now
     jitter: Callable[[], float] = random.random
-    _routes: RouteTable | None = None
-    _deliverers: dict[str, Deliverer] = field(default_factory=dict)
+    routes_source: LiveRoutes | None = None
+    _deliverers: dict[str, tuple[Recipient, Deliverer]] = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
 
     @property
+    def live_routes(self) -> LiveRoutes:
+        if self.routes_source is None:
+            self.routes_source = live_routes(self.settings.routes_file)
+        return self.routes_source
+
+    @property
     def routes(self) -> RouteTable:
-        if self._routes is None:
-            self._routes = read_routes(self.settings.routes_file)
-        return self._routes
+        """The routes table in force; a changed routes file is picked up without restart."""
+        return self.live_routes.current()
 
     def deliverer_for(self, recipient_id: str) -> Deliverer | None:
         recipient = self.routes.recipients.get(recipient_id)
+        if recipient is None:  # routed with a table this process has not looked at yet?
+            recipient = self.live_routes.current(force=True).recipients.get(recipient_id)
         if recipient is None:
             return None
-        if recipient_id not in self._deliverers:
-            self._deliverers[recipient_id] = build_deliverer(recipient, self.http)
-        return self._deliverers[recipient_id]
+        cached = self._deliverers.get(recipient_id)
+        if cached is None or cached[0] != recipient:  # new, or its entry changed
+            cached = (recipient, build_deliverer(recipient, self.http))
+            self._deliverers[recipient_id] = cached
+        return cached[1]
 
     def policy_for(self, recipient_id: str) -> RetryPolicy:
         return RetryPolicy(
@@ -77,28 +89,64 @@ class Container:
         )
 
     def check_routes(self) -> None:
-        """Load the routes and build every recipient's adapter, so mistakes stop the start."""
-        for recipient in self.routes.recipients.values():
-            self._deliverers[recipient.id] = build_deliverer(recipient, self.http)
+        """Load and check the routes as every reload does, so that mistakes stop the start."""
+        self.live_routes.current()
 
     def close(self) -> None:
         self.http.close()
         self.engine.dispose()
 
 
-def read_routes(path: Path | None) -> RouteTable:
+def live_routes(path: Path | None) -> LiveRoutes:
+    """The routes file, loaded and checked now, and watched for changes from then on."""
     if path is None:
         raise StartupError("RELAY_ROUTES_FILE is not set: the router needs a routes file")
     try:
-        return load_routes(path)
+        return LiveRoutes(path, checked_routes)
     except RoutesFileError as error:
         raise StartupError(str(error)) from None
 
 
-def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Container:
-    """Engine, HTTP client and (lazily) routes. The embedded default migrates itself."""
+def checked_routes(path: Path, content: bytes) -> RouteTable:
+    """A table this process can deliver with: secrets set and every recipient's adapter built.
+
+    Served numbers that do not exist today and municipalities without a recipient do not
+    refuse the file (their reports are HELD); they are logged as warnings.
+    """
+    table = routes_from_bytes(path, content)
+    problems = []
+    with httpx.Client() as client:
+        for recipient in table.recipients.values():
+            try:
+                build_deliverer(recipient, client)
+            except RecipientConfigError as error:
+                problems.append(str(error))
+    if problems:
+        raise RoutesFileError("\n  ".join([f"{path}: the routes file cannot be used", *problems]))
+    registry = default_registry()
+    for finding in served_findings(list(table.recipients.values()), registry):
+        log.warning("routes file %s: %s", path, finding.message)
+    if gaps := unserved(table.by_served, registry):
+        log.warning(
+            "routes file %s: %d municipalities or bydeler have no recipient (their reports"
+            " are HELD); `relay routes check` lists them",
+            path,
+            len(gaps),
+        )
+    return table
+
+
+def bootstrap(
+    settings: Settings, *, migrate: bool | None = None, routes: LiveRoutes | None = None
+) -> Container:
+    """Engine, HTTP client and (lazily, unless given) routes. Embedded migrates itself."""
     engine = create_ledger_engine(settings.database_url)
     if migrate if migrate is not None else is_sqlite(settings.database_url):
         upgrade(engine)
     log.debug("bootstrapped in process %s", os.getpid())
-    return Container(settings=settings, engine=engine, http=httpx.Client(follow_redirects=False))
+    return Container(
+        settings=settings,
+        engine=engine,
+        http=httpx.Client(follow_redirects=False),
+        routes_source=routes,
+    )
