@@ -15,17 +15,16 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from deliverers.base import Deliverer
-from deliverers.registry import RecipientConfigError, build_deliverer
+from deliverers.registry import build_deliverer
 from deliverers.retry import RetryPolicy
 from ledger.clock import utc_now
 from ledger.database import create_ledger_engine, is_sqlite
 from ledger.migrate import upgrade
 from ledger.uow import UnitOfWork
+from relay.routing import checked_routes
 from relay.settings import Settings
-from router.check import served_findings, unserved
 from router.live import LiveRoutes
-from router.registry import default_registry
-from router.routes import Recipient, RoutesFileError, RouteTable, routes_from_bytes
+from router.routes import Recipient, RoutesFileError, RouteTable
 
 log = logging.getLogger(__name__)
 
@@ -105,35 +104,6 @@ def live_routes(path: Path | None) -> LiveRoutes:
         return LiveRoutes(path, checked_routes)
     except RoutesFileError as error:
         raise StartupError(str(error)) from None
-
-
-def checked_routes(path: Path, content: bytes) -> RouteTable:
-    """A table this process can deliver with: secrets set and every recipient's adapter built.
-
-    Served numbers that do not exist today and municipalities without a recipient do not
-    refuse the file (their reports are HELD); they are logged as warnings.
-    """
-    table = routes_from_bytes(path, content)
-    problems = []
-    with httpx.Client() as client:
-        for recipient in table.recipients.values():
-            try:
-                build_deliverer(recipient, client)
-            except RecipientConfigError as error:
-                problems.append(str(error))
-    if problems:
-        raise RoutesFileError("\n  ".join([f"{path}: the routes file cannot be used", *problems]))
-    registry = default_registry()
-    for finding in served_findings(list(table.recipients.values()), registry):
-        log.warning("routes file %s: %s", path, finding.message)
-    if gaps := unserved(table.by_served, registry):
-        log.warning(
-            "routes file %s: %d municipalities or bydeler have no recipient (their reports"
-            " are HELD); `relay routes check` lists them",
-            path,
-            len(gaps),
-        )
-    return table
 
 
 def bootstrap(

@@ -202,3 +202,9 @@ def demo(reports: int, timeout: float) -> None:
 
     configure_logging("WARNING")
     sys.exit(run_demo(reports=reports, timeout=timeout))
+
+
+from relay.cli_routes import held, routes  # noqa: E402 - the groups live in their own module
+
+main.add_command(routes)
+main.add_command(held)
