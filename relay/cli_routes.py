@@ -26,7 +26,7 @@ from relay.cli_support import (
     startup_errors,
 )
 from relay.routing import usable_routes
-from router.check import Finding, check
+from router.check import Finding, Kind, check
 from router.held import Outcome, Rerouted, held_ids, held_reports, reroute
 from router.live import CHECK_SECONDS, sha256_hex
 from router.registry import default_registry
@@ -117,7 +117,11 @@ def reload_command(as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"{path}: valid, {len(table.recipients)} recipients (sha256 {sha256_hex(content)})")
+    count = len(table.recipients)
+    click.echo(
+        f"{path}: valid, {count} recipient{'' if count == 1 else 's'}"
+        f" (sha256 {sha256_hex(content)})"
+    )
     if touched is None:
         click.echo(
             f"touched: running processes use it from their next routing or delivery"
@@ -130,7 +134,9 @@ def reload_command(as_json: bool) -> None:
         )
     if findings:
         click.echo(f"relay routes check finds {len(findings)} problems (their reports are HELD):")
-        _echo_findings(findings)
+        _echo_findings([f for f in findings if f.kind is not Kind.UNSERVED])
+        if gaps := sum(1 for f in findings if f.kind is Kind.UNSERVED):
+            click.echo(f"{Kind.UNSERVED.value}: {gaps} (listed by relay routes check)")
 
 
 @click.group()

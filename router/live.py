@@ -113,7 +113,7 @@ class LiveRoutes:
             log.error(
                 "routes file refused; the table in force (sha256 %s) stays: %s",
                 self._sha256,
-                error,
+                str(error).replace("\n  ", "; "),
             )
             return
         self._table, self._sha256 = table, digest

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ class RecipientSpec:
     id: str
     serves: tuple[str, ...]
     vendor: str = "rest-json"
+    case_system: str | None = None  # another recipient's sandbox; default: a sandbox of its own
 
 
 DEFAULT_RECIPIENTS = (
@@ -97,6 +100,21 @@ class Stack:
         every = list(self.processes.values()) + [s.process for s in self.sandboxes.values()]
         return "\n".join(process.log() for process in every)
 
+    def write_routes(self, recipients: tuple[RecipientSpec, ...]) -> None:
+        """Replace the routes file while the stack runs (atomically, as an operator should)."""
+        write_routes(self.workdir / "routes.yaml", recipients, self.sandboxes)
+
+    def relay(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`relay …` with the stack's environment; the caller checks the exit status."""
+        return subprocess.run(
+            [sys.executable, "-m", "relay", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
 
 def start_sandbox(recipient: str, workdir: Path, env: dict[str, str]) -> Sandbox:
     port = free_port()
@@ -124,18 +142,22 @@ def start_sandbox(recipient: str, workdir: Path, env: dict[str, str]) -> Sandbox
 def write_routes(
     path: Path, recipients: tuple[RecipientSpec, ...], sandboxes: dict[str, Sandbox]
 ) -> None:
-    entries = [
-        {
-            "id": spec.id,
-            "name": f"Barneverntjenesten {spec.id}",
-            "serves": list(spec.serves),
-            "vendor": spec.vendor,
-            "endpoint": sandboxes[spec.id].url,
-            "secret_env": f"RELAY_SECRET_{spec.id.upper().replace('-', '_')}",
-        }
-        for spec in recipients
-    ]
-    path.write_text(yaml.safe_dump({"recipients": entries}), "utf-8")
+    entries = []
+    for spec in recipients:
+        case_system = spec.case_system or spec.id
+        entries.append(
+            {
+                "id": spec.id,
+                "name": f"Barneverntjenesten {spec.id}",
+                "serves": list(spec.serves),
+                "vendor": spec.vendor,
+                "endpoint": sandboxes[case_system].url,
+                "secret_env": f"RELAY_SECRET_{case_system.upper().replace('-', '_')}",
+            }
+        )
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(yaml.safe_dump({"recipients": entries}), "utf-8")
+    temporary.replace(path)
 
 
 @contextmanager
@@ -178,7 +200,8 @@ def running_stack(
     engine: Engine | None = None
     try:
         for spec in recipients:
-            sandboxes[spec.id] = start_sandbox(spec.id, workdir, env)
+            if spec.case_system is None:
+                sandboxes[spec.id] = start_sandbox(spec.id, workdir, env)
         write_routes(workdir / "routes.yaml", recipients, sandboxes)
         run_relay(["db", "upgrade"], env)
         port = free_port()
