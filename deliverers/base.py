@@ -32,12 +32,22 @@ class TransientError(DeliveryError):
 class PermanentError(DeliveryError):
     """The case system refused the report; retrying the same bytes cannot help."""
 
+    kind = "rejected"  # the dead letter's kind, for operators' filters
+
 
 class ContentMismatch(PermanentError):
     """The case system says it stored bytes whose hash is not ours."""
 
+    kind = "content-mismatch"
+
     def __init__(self, *, status_code: int | None = None) -> None:
         super().__init__("content mismatch", status_code=status_code)
+
+
+class ReceiptFailed(PermanentError):
+    """The recipient's mailbox answered that receiving failed (fiks-io `feilet`)."""
+
+    kind = "receipt-failed"
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,13 @@ class Receipt:
 
 
 @dataclass(frozen=True)
+class Sent:
+    """Handed to an asynchronous mailbox; a receipt will follow (or the deadline will pass)."""
+
+    message_id: str
+
+
+@dataclass(frozen=True)
 class StoredCopy:
     saksreferanse: str
     sha256: str
@@ -66,8 +83,9 @@ class StoredCopy:
 class Deliverer(Protocol):
     """One recipient's case system, spoken to in its vendor's protocol."""
 
-    def deliver(self, delivery: Delivery) -> Receipt:
-        """Push the report; return a receipt that proves storage, or raise DeliveryError."""
+    def deliver(self, delivery: Delivery) -> Receipt | Sent:
+        """Push the report: a receipt that proves storage, `Sent` for a mailbox that answers
+        later, or raise DeliveryError."""
         ...
 
     def read_back(self, report_id: str) -> StoredCopy | None:

@@ -1,8 +1,12 @@
-"""The delivery stage: one attempt to push a ROUTED report, and its outcome in the ledger.
+"""The delivery stage: claim one attempt, push the report, record the outcome.
 
-No transaction is open while the case system is called. The outcome is recorded only if
-the report is still ROUTED; a duplicate message finds it moved on and writes nothing, and
-the case system's idempotency on the report id makes a duplicate push harmless.
+1. Claim (one transaction): a ROUTED report moves to DELIVERING under a lease, if its
+   recipient's breaker admits it and the recipient has a free slot; otherwise it waits in
+   the ledger (RETRY_SCHEDULED, no attempt spent).
+2. Push, with no transaction open.
+3. Settle (one transaction): only if the claim still holds (nothing moved the report since),
+   record the outcome. A duplicate message finds the report moved on and does nothing;
+   the case system's idempotency on the report id makes a duplicate push harmless.
 """
 
 from __future__ import annotations
@@ -11,30 +15,24 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
-from deliverers.base import (
-    Deliverer,
-    Delivery,
-    DeliveryError,
-    PermanentError,
-    Receipt,
-    TransientError,
-)
+from deliverers.base import Deliverer, Delivery, DeliveryError, PermanentError
 from deliverers.body import delivery_body, sha256_hex
-from deliverers.retry import DeadLetter, RetryPolicy
+from deliverers.breaker import Wait, admit
+from deliverers.control import DeliveryControl
+from deliverers.outcomes import DELIVERER, Outcome, apply_outcome
 from ledger.lifecycle import State
 from ledger.records import Report
 from ledger.uow import UnitOfWork
 
-DELIVERER = "deliverer"
+CAPACITY_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
-class Outcome:
-    result: Receipt | DeliveryError
-    duration_seconds: float
+class Claim:
+    report: Report  # as moved to DELIVERING
+    document: bytes
 
 
 def body_for(report: Report, document: bytes) -> bytes:
@@ -56,108 +54,111 @@ def deliver_report(
     report_id: str,
     *,
     deliverer_for: Callable[[str], Deliverer | None],
-    policy_for: Callable[[str], RetryPolicy],
+    control_for: Callable[[str], DeliveryControl],
     now: Callable[[], datetime],
     jitter: Callable[[], float] = random.random,
 ) -> State | None:
-    """Make one attempt if the report is ROUTED; returns the state it was moved to, or None."""
-    with uow_factory() as uow:
-        report = uow.ledger.get(report_id)
-        if report is None or report.state is not State.ROUTED or report.recipient is None:
-            return None
-        document = uow.ledger.document(report_id)
-    assert document is not None, f"report {report_id} has no stored content"
-
+    """Make one attempt if the report is ROUTED; returns the state it moved to, or None."""
+    claimed = claim_attempt(
+        uow_factory(), report_id, control_for=control_for, now=now, jitter=jitter
+    )
+    if not isinstance(claimed, Claim):
+        return claimed
+    report = claimed.report
+    assert report.recipient is not None
     deliverer = deliverer_for(report.recipient)
     started = time.monotonic()
-    result: Receipt | DeliveryError
+    result: Outcome
     if deliverer is None:
         result = PermanentError(f"recipient {report.recipient} is not in the routes file")
     else:
-        body = body_for(report, document)
+        body = body_for(report, claimed.document)
         try:
             result = deliverer.deliver(Delivery(report.id, body, sha256_hex(body)))
         except DeliveryError as error:
             result = error
-    outcome = Outcome(result, time.monotonic() - started)
-    return record_outcome(
-        uow_factory(),
-        report_id,
-        outcome,
-        policy=policy_for(report.recipient),
-        now=now,
-        jitter=jitter,
-    )
-
-
-def record_outcome(
-    uow: UnitOfWork,
-    report_id: str,
-    outcome: Outcome,
-    *,
-    policy: RetryPolicy,
-    now: Callable[[], datetime],
-    jitter: Callable[[], float],
-) -> State | None:
-    with uow:
-        report = uow.ledger.get(report_id, lock=True)
-        if report is None or report.state is not State.ROUTED:
-            return None
-        attempt = report.attempts + 1
-        at = now()
-        detail: dict[str, Any] = {
-            "attempt": attempt,
-            "duration_ms": round(outcome.duration_seconds * 1000),
-        }
-        result = outcome.result
-        if isinstance(result, Receipt):
-            detail.update(status_code=result.status_code, saksreferanse=result.saksreferanse)
-            moved = uow.ledger.move(
-                report,
-                State.DELIVERED,
-                at=at,
-                actor=DELIVERER,
-                detail=detail,
-                changes={
-                    "attempts": attempt,
-                    "saksreferanse": result.saksreferanse,
-                    "delivery_sha256": result.sha256,
-                },
-            )
-        else:
-            detail.update(status_code=result.status_code, error=type(result).__name__)
-            reason = str(result)
-            if isinstance(result, TransientError):
-                decision = policy.decide(
-                    attempt,
-                    first_attempt_due=report.routed_at or report.received_at,
-                    now=at,
-                    error=reason,
-                    retry_after=result.retry_after,
-                    jitter=jitter,
-                )
-            else:
-                decision = DeadLetter(reason)
-            if isinstance(decision, DeadLetter):
-                moved = uow.ledger.move(
-                    report,
-                    State.DEAD_LETTERED,
-                    at=at,
-                    actor=DELIVERER,
-                    reason=decision.reason,
-                    detail=detail,
-                    changes={"attempts": attempt},
-                )
-            else:
-                detail["retry_in_seconds"] = round(decision.delay_seconds, 3)
-                moved = uow.ledger.move(
-                    report,
-                    State.RETRY_SCHEDULED,
-                    at=at,
-                    actor=DELIVERER,
-                    reason=reason,
-                    detail=detail,
-                    changes={"attempts": attempt, "next_attempt_at": decision.at},
-                )
+    duration = time.monotonic() - started
+    with uow_factory() as uow:
+        current = uow.ledger.get(report_id, lock=True)
+        if current is None or current.last_sequence != report.last_sequence:
+            return None  # the lease ran out and the report moved on without us
+        moved = apply_outcome(
+            uow,
+            current,
+            result,
+            control=control_for(report.recipient),
+            now=now(),
+            jitter=jitter,
+            detail={"attempt": report.attempts, "duration_ms": round(duration * 1000)},
+        )
         uow.commit()
         return moved.state
+
+
+def claim_attempt(
+    uow: UnitOfWork,
+    report_id: str,
+    *,
+    control_for: Callable[[str], DeliveryControl],
+    now: Callable[[], datetime],
+    jitter: Callable[[], float],
+) -> Claim | State | None:
+    """DELIVERING under a lease (a `Claim`), RETRY_SCHEDULED to wait, or None: not ours."""
+    with uow:
+        report = uow.ledger.get(report_id, lock=True)
+        if report is None or report.state is not State.ROUTED or report.recipient is None:
+            return None
+        control = control_for(report.recipient)
+        at = now()
+        decision = admit(
+            uow.health.get(report.recipient, lock=True), control.breaker, report.id, at
+        )
+        if isinstance(decision, Wait):
+            spread = timedelta(seconds=jitter() * control.breaker.probe_wait_seconds)
+            waited = _wait(uow, report, at, decision.until + spread, decision.reason, "breaker")
+            uow.commit()
+            return waited.state
+        in_flight = uow.ledger.count_for_recipient(report.recipient, [State.DELIVERING])
+        if in_flight >= control.max_concurrent:
+            until = at + timedelta(seconds=CAPACITY_WAIT_SECONDS * (0.5 + jitter()))
+            reason = (
+                f"{in_flight} deliveries to {report.recipient} in flight "
+                f"(limit {control.max_concurrent})"
+            )
+            waited = _wait(uow, report, at, until, reason, "capacity")
+            uow.commit()
+            return waited.state
+        if decision.probe:
+            uow.health.save(decision.health)
+        attempt = report.attempts + 1
+        claimed = uow.ledger.move(
+            report,
+            State.DELIVERING,
+            at=at,
+            actor=DELIVERER,
+            detail={"attempt": attempt, **({"probe": True} if decision.probe else {})},
+            changes={
+                "attempts": attempt,
+                "lease_until": at + timedelta(seconds=control.lease_seconds),
+                "next_attempt_at": None,
+            },
+        )
+        document = uow.ledger.document(report_id)
+        assert document is not None, f"report {report_id} has no stored content"
+        uow.commit()
+        return Claim(claimed, document)
+
+
+def _wait(
+    uow: UnitOfWork, report: Report, at: datetime, until: datetime, reason: str, cause: str
+) -> Report:
+    return uow.ledger.move(
+        report,
+        State.RETRY_SCHEDULED,
+        at=at,
+        actor=DELIVERER,
+        reason=f"waiting, no attempt spent: {reason}",
+        kind="waiting",
+        detail={"wait": cause},
+        changes={"next_attempt_at": until},
+    )

@@ -12,6 +12,8 @@ class State(StrEnum):
     RECEIVED = "RECEIVED"
     HELD = "HELD"
     ROUTED = "ROUTED"
+    DELIVERING = "DELIVERING"  # an attempt is in flight, under a lease
+    AWAITING_RECEIPT = "AWAITING_RECEIPT"  # handed to an asynchronous mailbox (fiks-io)
     RETRY_SCHEDULED = "RETRY_SCHEDULED"
     DELIVERED = "DELIVERED"
     VERIFIED = "VERIFIED"
@@ -36,7 +38,21 @@ _ALLOWED: dict[State | None, frozenset[State]] = {
     State.RECEIVED: frozenset({State.ROUTED, State.HELD, State.DEAD_LETTERED}),
     # HELD -> HELD records a re-route that still found no recipient, with the new reason.
     State.HELD: frozenset({State.ROUTED, State.HELD, State.DEAD_LETTERED}),
-    State.ROUTED: frozenset({State.DELIVERED, State.RETRY_SCHEDULED, State.DEAD_LETTERED}),
+    # ROUTED -> RETRY_SCHEDULED without an attempt: waiting for an open breaker or a free slot.
+    State.ROUTED: frozenset({State.DELIVERING, State.RETRY_SCHEDULED, State.DEAD_LETTERED}),
+    # DELIVERING -> ROUTED: the attempt's lease ran out (worker lost); deliver again.
+    State.DELIVERING: frozenset(
+        {
+            State.DELIVERED,
+            State.AWAITING_RECEIPT,
+            State.RETRY_SCHEDULED,
+            State.DEAD_LETTERED,
+            State.ROUTED,
+        }
+    ),
+    State.AWAITING_RECEIPT: frozenset(
+        {State.DELIVERED, State.RETRY_SCHEDULED, State.DEAD_LETTERED}
+    ),
     State.RETRY_SCHEDULED: frozenset({State.ROUTED, State.DEAD_LETTERED}),
     State.DELIVERED: frozenset({State.VERIFIED, State.MISSING, State.DEAD_LETTERED}),
     # Reconciliation can find that a verified report has since vanished from the case system.
@@ -50,6 +66,8 @@ _ALLOWED: dict[State | None, frozenset[State]] = {
 SETTLED: frozenset[State] = frozenset(
     {State.VERIFIED, State.DEAD_LETTERED, State.RESOLVED_MANUALLY, State.HELD}
 )
+# States in which an attempt is under way.
+IN_FLIGHT: frozenset[State] = frozenset({State.DELIVERING, State.AWAITING_RECEIPT})
 # States that count as "the case system has it".
 STORED: frozenset[State] = frozenset({State.DELIVERED, State.VERIFIED})
 

@@ -43,6 +43,10 @@ class Report:
     saksreferanse: str | None
     last_sequence: int
     last_hash: str
+    lease_until: datetime | None = None
+    receipt_due_at: datetime | None = None
+    state_reason: str | None = None
+    state_kind: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Report:
@@ -79,6 +83,25 @@ class OutboxMessage:
     report_id: str
     task: str
     queue: str
+
+
+@dataclass(frozen=True)
+class RecipientHealth:
+    """A recipient's circuit breaker and last outcomes, shared by every worker."""
+
+    recipient: str
+    consecutive_failures: int = 0
+    opens: int = 0
+    open_until: datetime | None = None
+    probe_report_id: str | None = None
+    probe_started_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    last_error: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.open_until is not None
 
 
 ROUTE = Dispatch(task="route", queue="route")

@@ -87,11 +87,15 @@ class Ledger:
         at: datetime,
         actor: str,
         reason: str | None = None,
+        kind: str | None = None,
         detail: Mapping[str, Any] | None = None,
         changes: Mapping[str, Any] | None = None,
         dispatch: Dispatch | None = None,
     ) -> Report:
         """Record `report.state -> to_state` and apply `changes` to the report's columns.
+
+        `reason` (for people) and `kind` (for scripts, e.g. "rejected") describe why the
+        report is now in its state; they are kept on the report until its next move.
 
         `report` must have been read in this transaction with `lock=True`.
         Raises `IllegalTransition` (and writes nothing) if the lifecycle forbids the move.
@@ -111,7 +115,12 @@ class Ledger:
         )
         values: dict[str, Any] = dict(changes or {})
         values.update(
-            state=to_state.value, updated_at=at, last_sequence=sequence, last_hash=new_hash
+            state=to_state.value,
+            updated_at=at,
+            last_sequence=sequence,
+            last_hash=new_hash,
+            state_reason=reason,
+            state_kind=kind,
         )
         result = self._db.execute(
             update(schema.reports)
@@ -149,22 +158,64 @@ class Ledger:
             for row in rows
         ]
 
-    def reports_in(self, states: Sequence[State], *, limit: int = 1000) -> list[Report]:
-        rows = self._db.execute(
-            select(schema.reports)
-            .where(schema.reports.c.state.in_([s.value for s in states]))
-            .order_by(schema.reports.c.updated_at)
-            .limit(limit)
-        ).mappings()
+    def reports_in(
+        self,
+        states: Sequence[State],
+        *,
+        recipient: str | None = None,
+        kind: str | None = None,
+        limit: int = 1000,
+    ) -> list[Report]:
+        query = select(schema.reports).where(schema.reports.c.state.in_([s.value for s in states]))
+        if recipient is not None:
+            query = query.where(schema.reports.c.recipient == recipient)
+        if kind is not None:
+            query = query.where(schema.reports.c.state_kind == kind)
+        rows = self._db.execute(query.order_by(schema.reports.c.updated_at).limit(limit)).mappings()
         return [Report.from_row(row) for row in rows]
 
-    def due_retries(self, now: datetime, *, limit: int = 500) -> list[str]:
+    def count_for_recipient(self, recipient: str, states: Sequence[State]) -> int:
+        return int(
+            self._db.execute(
+                select(func.count())
+                .select_from(schema.reports)
+                .where(schema.reports.c.recipient == recipient)
+                .where(schema.reports.c.state.in_([s.value for s in states]))
+            ).scalar_one()
+        )
+
+    def recipients_with_due_retries(self, now: datetime) -> list[str]:
+        return list(
+            self._db.execute(
+                select(schema.reports.c.recipient)
+                .where(schema.reports.c.state == State.RETRY_SCHEDULED.value)
+                .where(schema.reports.c.next_attempt_at <= now)
+                .group_by(schema.reports.c.recipient)
+            ).scalars()
+        )
+
+    def due_retries(self, recipient: str, now: datetime, *, limit: int) -> list[str]:
+        """A recipient's RETRY_SCHEDULED reports that are due, earliest first."""
         return list(
             self._db.execute(
                 select(schema.reports.c.id)
                 .where(schema.reports.c.state == State.RETRY_SCHEDULED.value)
+                .where(schema.reports.c.recipient == recipient)
                 .where(schema.reports.c.next_attempt_at <= now)
                 .order_by(schema.reports.c.next_attempt_at)
+                .limit(limit)
+            ).scalars()
+        )
+
+    def past_due(self, state: State, column: str, now: datetime, *, limit: int = 500) -> list[str]:
+        """Ids of reports in `state` whose deadline `column` (a UTC time) has passed."""
+        deadline = schema.reports.c[column]
+        return list(
+            self._db.execute(
+                select(schema.reports.c.id)
+                .where(schema.reports.c.state == state.value)
+                .where(deadline <= now)
+                .order_by(deadline)
                 .limit(limit)
             ).scalars()
         )

@@ -81,6 +81,10 @@ reports = Table(
     Column("saksreferanse", String(200)),
     Column("last_sequence", Integer, nullable=False),
     Column("last_hash", String(64), nullable=False),
+    Column("lease_until", UTCDateTime()),  # DELIVERING: when the attempt counts as abandoned
+    Column("receipt_due_at", UTCDateTime()),  # AWAITING_RECEIPT: the receipt deadline
+    Column("state_reason", Text),  # why the report is in its state (HELD, DEAD_LETTERED, …)
+    Column("state_kind", String(40)),  # a machine-readable kind of that reason
     Index(None, "state", "updated_at"),
     Index(None, "recipient", "state"),
     Index(None, "client_id", "received_at"),
@@ -131,4 +135,19 @@ idempotency_keys = Table(
     Column("report_id", String(36), ForeignKey("reports.id"), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Index(None, "created_at"),
+)
+
+# Each recipient's health, shared by every worker: the circuit breaker and the last outcomes.
+recipient_health = Table(
+    "recipient_health",
+    metadata,
+    Column("recipient", String(100), primary_key=True),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("opens", Integer, nullable=False, default=0),
+    Column("open_until", UTCDateTime()),
+    Column("probe_report_id", String(36)),
+    Column("probe_started_at", UTCDateTime()),
+    Column("last_success_at", UTCDateTime()),
+    Column("last_failure_at", UTCDateTime()),
+    Column("last_error", Text),
 )

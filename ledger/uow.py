@@ -11,6 +11,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from ledger.health import HealthStore
 from ledger.repository import Ledger
 
 
@@ -20,6 +21,7 @@ class UnitOfWork:
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
         self._ledger: Ledger | None = None
+        self._health: HealthStore | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -27,10 +29,17 @@ class UnitOfWork:
             raise RuntimeError("the unit of work is not open; use it in a with-block")
         return self._ledger
 
+    @property
+    def health(self) -> HealthStore:
+        if self._health is None:
+            raise RuntimeError("the unit of work is not open; use it in a with-block")
+        return self._health
+
     def __enter__(self) -> UnitOfWork:
         self._connection = self._engine.connect()
         self._transaction = self._connection.begin()
         self._ledger = Ledger(self._connection)
+        self._health = HealthStore(self._connection)
         return self
 
     def __exit__(
@@ -45,7 +54,9 @@ class UnitOfWork:
         finally:
             if self._connection is not None:
                 self._connection.close()
-            self._connection = self._transaction = self._ledger = None
+            self._connection = self._transaction = None
+            self._ledger = None
+            self._health = None
 
     def commit(self) -> None:
         if self._transaction is None:

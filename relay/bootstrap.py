@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from deliverers.base import Deliverer
+from deliverers.breaker import BreakerPolicy
+from deliverers.control import DeliveryControl
 from deliverers.registry import build_deliverer
 from deliverers.retry import RetryPolicy
 from ledger.clock import utc_now
@@ -24,7 +26,7 @@ from ledger.uow import UnitOfWork
 from relay.routing import checked_routes
 from relay.settings import Settings
 from router.live import LiveRoutes
-from router.routes import Recipient, RoutesFileError, RouteTable
+from router.routes import DeliveryOverrides, Recipient, RoutesFileError, RouteTable
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +83,10 @@ class Container:
             self._deliverers[recipient_id] = cached
         return cached[1]
 
-    def policy_for(self, recipient_id: str) -> RetryPolicy:
-        return RetryPolicy(
-            base_seconds=self.settings.retry_base_seconds,
-            max_attempts=self.settings.retry_max_attempts,
-        )
+    def control_for(self, recipient_id: str) -> DeliveryControl:
+        """The settings' delivery pacing, with the recipient's overrides from the routes file."""
+        recipient = self.routes.recipients.get(recipient_id)
+        return delivery_control(self.settings, recipient.delivery if recipient else None)
 
     def check_routes(self) -> None:
         """Load and check the routes as every reload does, so that mistakes stop the start."""
@@ -94,6 +95,33 @@ class Container:
     def close(self) -> None:
         self.http.close()
         self.engine.dispose()
+
+
+def delivery_control(settings: Settings, overrides: DeliveryOverrides | None) -> DeliveryControl:
+    overrides = overrides or DeliveryOverrides()
+    retry, breaker = overrides.retry, overrides.breaker
+
+    def pick(value: float | None, default: float) -> float:
+        return default if value is None else value
+
+    return DeliveryControl(
+        policy=RetryPolicy(
+            base_seconds=pick(retry.base_seconds, settings.retry_base_seconds),
+            cap_seconds=pick(retry.cap_seconds, settings.retry_cap_seconds),
+            max_attempts=int(pick(retry.max_attempts, settings.retry_max_attempts)),
+            max_age_seconds=pick(retry.max_age_seconds, settings.retry_max_age_seconds),
+        ),
+        breaker=BreakerPolicy(
+            failures_to_open=int(pick(breaker.failures, settings.breaker_failures)),
+            open_seconds=pick(breaker.open_seconds, settings.breaker_open_seconds),
+            probe_lease_seconds=settings.delivery_lease_seconds,
+        ),
+        max_concurrent=int(pick(overrides.max_concurrent, settings.max_concurrent_per_recipient)),
+        lease_seconds=settings.delivery_lease_seconds,
+        receipt_deadline_seconds=pick(
+            overrides.receipt_deadline_seconds, settings.receipt_deadline_seconds
+        ),
+    )
 
 
 def live_routes(path: Path | None) -> LiveRoutes:

@@ -20,7 +20,9 @@ from relay.settings import Settings
 from router.live import LiveRoutes
 from router.stage import route_report
 
-TASK_TIME_LIMIT_SECONDS = 120
+# Below the delivery lease (RELAY_DELIVERY_LEASE_SECONDS, default 90) and far below
+# Redis's visibility timeout (3600), so a task is killed before its attempt counts as lost.
+TASK_TIME_LIMIT_SECONDS = 75
 ROUTE_QUEUE = "route"
 
 
@@ -69,7 +71,7 @@ def create_celery(settings: Settings) -> RelayCelery:
         task_default_queue=ROUTE_QUEUE,
         task_create_missing_queues=True,
         task_time_limit=TASK_TIME_LIMIT_SECONDS,
-        task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 20,
+        task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 15,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
@@ -99,7 +101,7 @@ def _register_tasks(app: RelayCelery) -> None:
             container.uow,
             report_id,
             deliverer_for=container.deliverer_for,
-            policy_for=container.policy_for,
+            control_for=container.control_for,
             now=container.now,
             jitter=container.jitter,
         )

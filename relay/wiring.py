@@ -8,7 +8,13 @@ from intake.api import IntakeConfig, create_intake_app
 from ledger.records import OutboxMessage
 from relay.bootstrap import Container
 from relay.celery_app import RelayCelery
-from relay.jobs import forget_old_idempotency_keys, publish_outbox, release_due_retries
+from relay.jobs import (
+    enforce_receipt_deadlines,
+    forget_old_idempotency_keys,
+    publish_outbox,
+    recover_abandoned_attempts,
+    release_due_retries,
+)
 from relay.scheduler import Periodic
 
 PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2}
@@ -49,7 +55,23 @@ def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Per
             settings.outbox_poll_seconds,
             lambda: publish_outbox(container.uow, publisher, container.now),
         ),
-        Periodic("retries", tick, lambda: release_due_retries(container.uow, container.now)),
+        Periodic(
+            "retries",
+            tick,
+            lambda: release_due_retries(container.uow, container.now, container.control_for),
+        ),
+        Periodic(
+            "abandoned-attempts",
+            tick,
+            lambda: recover_abandoned_attempts(container.uow, container.now),
+        ),
+        Periodic(
+            "receipt-deadlines",
+            tick,
+            lambda: enforce_receipt_deadlines(
+                container.uow, container.now, container.control_for, container.jitter
+            ),
+        ),
         Periodic(
             "idempotency-keys",
             3600,

@@ -25,6 +25,35 @@ class RoutesFileError(Exception):
     """The routes file cannot be used. The message names the entry and field."""
 
 
+class RetryOverrides(BaseModel):
+    """Per-recipient retry policy; unset fields take the RELAY_RETRY_* settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_seconds: float | None = Field(default=None, gt=0)
+    cap_seconds: float | None = Field(default=None, gt=0)
+    max_attempts: int | None = Field(default=None, ge=1)
+    max_age_seconds: float | None = Field(default=None, gt=0)
+
+
+class BreakerOverrides(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    failures: int | None = Field(default=None, ge=1)
+    open_seconds: float | None = Field(default=None, gt=0)
+
+
+class DeliveryOverrides(BaseModel):
+    """How deliveries to this recipient are paced, where it differs from the settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retry: RetryOverrides = Field(default_factory=RetryOverrides)
+    breaker: BreakerOverrides = Field(default_factory=BreakerOverrides)
+    max_concurrent: int | None = Field(default=None, ge=1)
+    receipt_deadline_seconds: float | None = Field(default=None, gt=0)
+
+
 class RecipientEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -36,6 +65,7 @@ class RecipientEntry(BaseModel):
     secret_env: str | None = None
     token_env: str | None = None
     receipt: Literal["strict", "legacy"] = "strict"
+    delivery: DeliveryOverrides = Field(default_factory=DeliveryOverrides)
 
     @field_validator("serves")
     @classmethod
@@ -66,6 +96,7 @@ class Recipient:
     secret: str | None
     token: str | None
     receipt: str
+    delivery: DeliveryOverrides
 
 
 @dataclass(frozen=True)
@@ -157,6 +188,7 @@ def build_table(
                 secret=secret,
                 token=token,
                 receipt=entry.receipt,
+                delivery=entry.delivery,
             ),
         )
     if problems:

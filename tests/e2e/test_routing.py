@@ -98,6 +98,10 @@ def test_a_changed_routes_file_is_used_without_restart_and_an_invalid_one_is_ref
 ) -> None:
     routes_file = stack.workdir / "routes.yaml"
     good = routes_file.read_text("utf-8")
+    # Every process is up and has its table (a process that starts with a file it cannot
+    # use refuses to start, as it should).
+    first = stack.submit(submission(MELDINGSTYPER[0], kommunenummer="0301"))
+    stack.wait_for_states([first], {State.DELIVERED}, timeout=90)
 
     # An invalid file: refused by `relay routes reload` and by every running process.
     routes_file.write_text(good.replace("'4601'", "'46O1'"), "utf-8")

@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import Engine
 
 from deliverers.base import ContentMismatch, PermanentError, TransientError
+from deliverers.breaker import BreakerPolicy
+from deliverers.control import DeliveryControl
 from deliverers.retry import RetryPolicy
-from deliverers.stage import deliver_report
+from deliverers.stage import Claim, claim_attempt, deliver_report
 from ledger.lifecycle import State
 from ledger.records import ROUTE, NewReport
 from ledger.uow import UnitOfWork
-from relay.jobs import release_due_retries
+from relay.jobs import recover_abandoned_attempts, release_due_retries
 from router.routes import RouteTable, load_routes
 from router.stage import route_report
 from tests.support.fakes import FakeCaseSystem
@@ -24,7 +26,7 @@ from tests.support.fakes import FakeCaseSystem
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-POLICY = RetryPolicy(base_seconds=10, max_attempts=3)
+CONTROL = DeliveryControl(policy=RetryPolicy(base_seconds=10, max_attempts=3))
 
 
 class Clock:
@@ -83,7 +85,7 @@ def deliver(
         lambda: UnitOfWork(engine),
         report_id,
         deliverer_for=lambda recipient: case_system,
-        policy_for=lambda recipient: POLICY,
+        control_for=lambda recipient: CONTROL,
         now=clock,
         jitter=lambda: jitter,
     )
@@ -176,16 +178,18 @@ def test_a_transient_failure_schedules_a_retry_kept_in_the_ledger(
 
     factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine)  # noqa: E731
     clock.advance(4)
-    assert release_due_retries(factory, clock) == 0
+    assert release_due_retries(factory, clock, lambda recipient: CONTROL) == 0
     clock.advance(1)
-    assert release_due_retries(factory, clock) == 1
+    assert release_due_retries(factory, clock, lambda recipient: CONTROL) == 1
     assert outbox_queues(ledger_engine, report_id)[-1] == "deliver.rest-json"
     assert deliver(ledger_engine, report_id, case_system, clock) is State.DELIVERED
     assert history(ledger_engine, report_id)[1:] == [
         (State.RECEIVED, State.ROUTED),
-        (State.ROUTED, State.RETRY_SCHEDULED),
+        (State.ROUTED, State.DELIVERING),
+        (State.DELIVERING, State.RETRY_SCHEDULED),
         (State.RETRY_SCHEDULED, State.ROUTED),
-        (State.ROUTED, State.DELIVERED),
+        (State.ROUTED, State.DELIVERING),
+        (State.DELIVERING, State.DELIVERED),
     ]
 
 
@@ -221,8 +225,123 @@ def test_exhausted_retries_are_dead_lettered(ledger_engine: Engine, table: Route
             deliver(ledger_engine, report_id, case_system, clock, jitter=0.0)
             is State.RETRY_SCHEDULED
         )
-        release_due_retries(lambda: UnitOfWork(ledger_engine), clock)
+        release_due_retries(lambda: UnitOfWork(ledger_engine), clock, lambda recipient: CONTROL)
     assert deliver(ledger_engine, report_id, case_system, clock) is State.DEAD_LETTERED
     with UnitOfWork(ledger_engine) as uow:
         last = uow.ledger.history(report_id)[-1]
     assert last.reason == "gave up after 3 attempts; last: HTTP 502"
+
+
+BREAKER_CONTROL = DeliveryControl(
+    policy=RetryPolicy(base_seconds=1, max_attempts=10),
+    breaker=BreakerPolicy(failures_to_open=2, open_seconds=30),
+    max_concurrent=1,
+    lease_seconds=60,
+)
+
+
+def deliver_with(
+    engine: Engine, report_id: str, case_system: FakeCaseSystem, clock: Clock
+) -> State | None:
+    return deliver_report(
+        lambda: UnitOfWork(engine),
+        report_id,
+        deliverer_for=lambda recipient: case_system,
+        control_for=lambda recipient: BREAKER_CONTROL,
+        now=clock,
+        jitter=lambda: 0.0,
+    )
+
+
+def release(engine: Engine, clock: Clock) -> int:
+    return release_due_retries(lambda: UnitOfWork(engine), clock, lambda recipient: BREAKER_CONTROL)
+
+
+def test_an_open_breaker_parks_reports_without_spending_attempts(
+    ledger_engine: Engine, table: RouteTable
+) -> None:
+    clock = Clock()
+    down = FakeCaseSystem(*(TransientError("connection error (ConnectError)") for _ in range(2)))
+    first, second, waiting = (routed(ledger_engine, table, clock) for _ in range(3))
+    assert deliver_with(ledger_engine, first, down, clock) is State.RETRY_SCHEDULED
+    assert deliver_with(ledger_engine, second, down, clock) is State.RETRY_SCHEDULED  # opens now
+
+    assert deliver_with(ledger_engine, waiting, down, clock) is State.RETRY_SCHEDULED
+    with UnitOfWork(ledger_engine) as uow:
+        parked = uow.ledger.get(waiting)
+        health = uow.health.get("bergen")
+    assert parked is not None
+    assert parked.attempts == 0
+    assert parked.state_kind == "waiting"
+    assert health.open_until == T0 + timedelta(seconds=30)
+    assert down.attempts == [first, second]
+
+    clock.advance(10)
+    assert release(ledger_engine, clock) == 0  # open: everything keeps waiting
+
+    clock.advance(25)
+    assert release(ledger_engine, clock) == 1  # half-open: one probe
+    with UnitOfWork(ledger_engine) as uow:
+        [probe] = uow.ledger.reports_in([State.ROUTED])
+        assert uow.health.get("bergen").probe_report_id == probe.id
+    assert deliver_with(ledger_engine, probe.id, down, clock) is State.DELIVERED
+    with UnitOfWork(ledger_engine) as uow:
+        assert not uow.health.get("bergen").is_open
+
+    released = release(ledger_engine, clock)
+    assert released == 1  # max_concurrent=1: one at a time
+    with UnitOfWork(ledger_engine) as uow:
+        [next_one] = uow.ledger.reports_in([State.ROUTED])
+    assert deliver_with(ledger_engine, next_one.id, down, clock) is State.DELIVERED
+
+
+def test_a_recipient_at_its_concurrency_limit_makes_others_wait(
+    ledger_engine: Engine, table: RouteTable
+) -> None:
+    clock = Clock()
+    busy, other = routed(ledger_engine, table, clock), routed(ledger_engine, table, clock)
+    factory = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    claim = claim_attempt(
+        factory(), busy, control_for=lambda r: BREAKER_CONTROL, now=clock, jitter=lambda: 0.0
+    )
+    assert isinstance(claim, Claim)
+    waited = claim_attempt(
+        factory(), other, control_for=lambda r: BREAKER_CONTROL, now=clock, jitter=lambda: 0.0
+    )
+    assert waited is State.RETRY_SCHEDULED
+    with UnitOfWork(ledger_engine) as uow:
+        report = uow.ledger.get(other)
+    assert report is not None
+    assert (
+        report.state_reason
+        == "waiting, no attempt spent: 1 deliveries to bergen in flight (limit 1)"
+    )
+
+
+def test_an_attempt_past_its_lease_is_delivered_again_and_the_late_outcome_ignored(
+    ledger_engine: Engine, table: RouteTable
+) -> None:
+    clock = Clock()
+    report_id = routed(ledger_engine, table, clock)
+    factory = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    claim = claim_attempt(
+        factory(), report_id, control_for=lambda r: BREAKER_CONTROL, now=clock, jitter=lambda: 0.0
+    )
+    assert isinstance(claim, Claim)
+
+    clock.advance(59)
+    assert recover_abandoned_attempts(factory, clock) == 0
+    clock.advance(2)
+    assert recover_abandoned_attempts(factory, clock) == 1
+    with UnitOfWork(ledger_engine) as uow:
+        report = uow.ledger.get(report_id)
+        last = uow.ledger.history(report_id)[-1]
+    assert report is not None
+    assert report.state is State.ROUTED
+    assert last.reason == "attempt 1 had no outcome before its lease ran out"
+    assert outbox_queues(ledger_engine, report_id)[-1] == "deliver.rest-json"
+    assert deliver_with(ledger_engine, report_id, FakeCaseSystem(), clock) is State.DELIVERED
+    with UnitOfWork(ledger_engine) as uow:
+        report = uow.ledger.get(report_id)
+    assert report is not None
+    assert report.attempts == 2

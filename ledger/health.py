@@ -1,0 +1,49 @@
+"""Each recipient's health row: read (and lock) it, write it back, in the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ledger import schema
+from ledger.records import RecipientHealth
+
+
+class HealthStore:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def get(self, recipient: str, *, lock: bool = False) -> RecipientHealth:
+        """The recipient's health; a recipient never seen before is healthy (and gets a row)."""
+        query = select(schema.recipient_health).where(
+            schema.recipient_health.c.recipient == recipient
+        )
+        row = self._db.execute(query.with_for_update() if lock else query).mappings().first()
+        if row is None:
+            if not lock:
+                return RecipientHealth(recipient)
+            dialect_insert = (
+                postgresql.insert if self._db.dialect.name == "postgresql" else sqlite.insert
+            )
+            self._db.execute(
+                dialect_insert(schema.recipient_health)
+                .values(recipient=recipient, consecutive_failures=0, opens=0)
+                .on_conflict_do_nothing()
+            )
+            return self.get(recipient, lock=True)
+        return RecipientHealth(**dict(row))
+
+    def save(self, health: RecipientHealth) -> None:
+        values = asdict(health)
+        recipient = values.pop("recipient")
+        self._db.execute(
+            update(schema.recipient_health)
+            .where(schema.recipient_health.c.recipient == recipient)
+            .values(**values)
+        )
+
+    def all(self) -> list[RecipientHealth]:
+        rows = self._db.execute(select(schema.recipient_health)).mappings()
+        return [RecipientHealth(**dict(row)) for row in rows]
