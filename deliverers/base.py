@@ -55,16 +55,22 @@ class Delivery:
     report_id: str
     body: bytes
     sha256: str
+    meldingstype: str
 
 
 @dataclass(frozen=True)
 class Receipt:
-    """Proof of storage: the case system's own reference and the hash of what it stored."""
+    """Proof of storage: the case system's own reference and the hash of what it stored.
 
-    saksreferanse: str
+    `proven` is False only for a legacy fiks-io receipt (an empty `mottatt`): accepted as
+    delivered, but nothing in it shows what was stored.
+    """
+
+    saksreferanse: str | None
     sha256: str
-    status_code: int
+    status_code: int | None
     replay: bool = False
+    proven: bool = True
 
 
 @dataclass(frozen=True)

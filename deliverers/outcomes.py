@@ -42,6 +42,8 @@ def apply_outcome(
         detail.update(status_code=result.status_code, saksreferanse=result.saksreferanse)
         if result.replay:
             detail["replay"] = True
+        if not result.proven:
+            detail["proven"] = False
         return uow.ledger.move(
             report,
             State.DELIVERED,

@@ -74,7 +74,8 @@ def deliver_report(
     else:
         body = body_for(report, claimed.document)
         try:
-            result = deliverer.deliver(Delivery(report.id, body, sha256_hex(body)))
+            delivery = Delivery(report.id, body, sha256_hex(body), report.meldingstype)
+            result = deliverer.deliver(delivery)
         except DeliveryError as error:
             result = error
     duration = time.monotonic() - started

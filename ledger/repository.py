@@ -207,6 +207,25 @@ class Ledger:
             ).scalars()
         )
 
+    def stalled(self, states: Sequence[State], cutoff: datetime, *, limit: int = 500) -> list[str]:
+        """Reports in `states` unchanged since `cutoff` and not dispatched since then either."""
+        recently_dispatched = (
+            select(schema.outbox.c.id)
+            .where(schema.outbox.c.report_id == schema.reports.c.id)
+            .where(schema.outbox.c.created_at >= cutoff)
+            .exists()
+        )
+        return list(
+            self._db.execute(
+                select(schema.reports.c.id)
+                .where(schema.reports.c.state.in_([s.value for s in states]))
+                .where(schema.reports.c.updated_at < cutoff)
+                .where(~recently_dispatched)
+                .order_by(schema.reports.c.updated_at)
+                .limit(limit)
+            ).scalars()
+        )
+
     def past_due(self, state: State, column: str, now: datetime, *, limit: int = 500) -> list[str]:
         """Ids of reports in `state` whose deadline `column` (a UTC time) has passed."""
         deadline = schema.reports.c[column]

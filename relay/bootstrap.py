@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 from pydantic import ValidationError
@@ -17,16 +17,20 @@ from sqlalchemy import Engine
 from deliverers.base import Deliverer
 from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
-from deliverers.registry import build_deliverer
+from deliverers.fiks_io import KombuMailbox
+from deliverers.registry import AdapterResources, build_deliverer
 from deliverers.retry import RetryPolicy
 from ledger.clock import utc_now
 from ledger.database import create_ledger_engine, is_sqlite
+from ledger.lifecycle import State
 from ledger.migrate import upgrade
 from ledger.uow import UnitOfWork
+from relay.broker import broker_connection
 from relay.routing import checked_routes
 from relay.settings import Settings
 from router.live import LiveRoutes
 from router.routes import DeliveryOverrides, Recipient, RoutesFileError, RouteTable
+from router.stage import ROUTER, route_report
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,7 @@ class Container:
     jitter: Callable[[], float] = random.random
     routes_source: LiveRoutes | None = None
     _deliverers: dict[str, tuple[Recipient, Deliverer]] = field(default_factory=dict)
+    _mailbox: KombuMailbox | None = None
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
@@ -63,13 +68,32 @@ class Container:
     @property
     def live_routes(self) -> LiveRoutes:
         if self.routes_source is None:
-            self.routes_source = live_routes(self.settings.routes_file)
+            self.routes_source = live_routes(self.settings)
         return self.routes_source
 
     @property
     def routes(self) -> RouteTable:
         """The routes table in force; a changed routes file is picked up without restart."""
         return self.live_routes.current()
+
+    def route(
+        self,
+        report_id: str,
+        *,
+        from_states: frozenset[State] = frozenset({State.RECEIVED}),
+        actor: str = ROUTER,
+        reason: str | None = None,
+    ) -> State | None:
+        """Route (or re-route) one report with the routes in force now."""
+        return route_report(
+            self.uow(),
+            self.routes,
+            report_id,
+            self.now,
+            from_states=from_states,
+            actor=actor,
+            reason=reason,
+        )
 
     def deliverer_for(self, recipient_id: str) -> Deliverer | None:
         recipient = self.routes.recipients.get(recipient_id)
@@ -79,9 +103,29 @@ class Container:
             return None
         cached = self._deliverers.get(recipient_id)
         if cached is None or cached[0] != recipient:  # new, or its entry changed
-            cached = (recipient, build_deliverer(recipient, self.http))
+            cached = (recipient, build_deliverer(recipient, self.adapter_resources()))
             self._deliverers[recipient_id] = cached
         return cached[1]
+
+    def mailbox(self) -> KombuMailbox:
+        if self._mailbox is None:
+            settings = self.settings
+            self._mailbox = KombuMailbox(
+                broker_connection(settings.broker_url, settings.broker_key_prefix)
+            )
+        return self._mailbox
+
+    def adapter_resources(self) -> AdapterResources:
+        return AdapterResources(
+            http=self.http,
+            mailbox=self.mailbox,
+            relay_konto=self.settings.fiksio_konto,
+            fiksio_ttl_seconds=self.settings.fiksio_ttl_seconds,
+        )
+
+    def receipt_mode_for(self, recipient_id: str) -> str:
+        recipient = self.routes.recipients.get(recipient_id)
+        return recipient.receipt if recipient else "strict"
 
     def control_for(self, recipient_id: str) -> DeliveryControl:
         """The settings' delivery pacing, with the recipient's overrides from the routes file."""
@@ -93,6 +137,8 @@ class Container:
         self.live_routes.current()
 
     def close(self) -> None:
+        if self._mailbox is not None:
+            self._mailbox.close()
         self.http.close()
         self.engine.dispose()
 
@@ -124,12 +170,13 @@ def delivery_control(settings: Settings, overrides: DeliveryOverrides | None) ->
     )
 
 
-def live_routes(path: Path | None) -> LiveRoutes:
+def live_routes(settings: Settings) -> LiveRoutes:
     """The routes file, loaded and checked now, and watched for changes from then on."""
+    path = settings.routes_file
     if path is None:
         raise StartupError("RELAY_ROUTES_FILE is not set: the router needs a routes file")
     try:
-        return LiveRoutes(path, checked_routes)
+        return LiveRoutes(path, functools.partial(checked_routes, settings=settings))
     except RoutesFileError as error:
         raise StartupError(str(error)) from None
 

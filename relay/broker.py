@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from kombu.connection import Connection
 from kombu.transport import sqlalchemy as kombu_sqlalchemy
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
@@ -78,3 +79,13 @@ def _prepare_sqlite_broker(database_url: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path, timeout=30) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
+
+
+def broker_connection(broker_url: str, key_prefix: str | None = None) -> Connection:
+    """A kombu connection configured like Celery's (transport, options, key prefix)."""
+    config = celery_broker_config(broker_url, key_prefix)
+    return Connection(
+        config["broker_url"],
+        transport=config.get("broker_transport"),
+        transport_options=config.get("broker_transport_options", {}),
+    )

@@ -18,7 +18,6 @@ from relay.bootstrap import Container, bootstrap, live_routes
 from relay.broker import celery_broker_config
 from relay.settings import Settings
 from router.live import LiveRoutes
-from router.stage import route_report
 
 # Below the delivery lease (RELAY_DELIVERY_LEASE_SECONDS, default 90) and far below
 # Redis's visibility timeout (3600), so a task is killed before its attempt counts as lost.
@@ -54,7 +53,7 @@ class RelayCelery(Celery):  # type: ignore[misc]
         """Load and check the routes before the pool forks: every worker process starts with
         a table it can use, and from then on watches the file on its own."""
         if self._container is None and self._routes is None:
-            self._routes = live_routes(self.settings.routes_file)
+            self._routes = live_routes(self.settings)
         super().worker_main(argv)
 
 
@@ -91,8 +90,7 @@ def _register_tasks(app: RelayCelery) -> None:
 
     @app.task(name="relay.route", **retry_options)  # type: ignore[untyped-decorator]
     def route(report_id: str) -> None:
-        container = app.container
-        route_report(container.uow(), container.routes, report_id, container.now)
+        app.container.route(report_id)
 
     @app.task(name="relay.deliver", **retry_options)  # type: ignore[untyped-decorator]
     def deliver(report_id: str) -> None:

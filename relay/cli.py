@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
+import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from ledger.clock import rfc3339
 from relay.bootstrap import bootstrap
+from relay.cli_dlq import dlq
+from relay.cli_routes import held, routes
+from relay.cli_sandbox import sandbox
 from relay.cli_support import configure_logging, settings_and_logging, startup_errors
 
 
@@ -84,17 +86,22 @@ def scheduler() -> None:
     """The outbox relay and the periodic jobs (one or more per deployment)."""
     from relay.celery_app import create_celery
     from relay.scheduler import Scheduler
-    from relay.wiring import CeleryPublisher, scheduler_jobs
+    from relay.wiring import CeleryPublisher, scheduler_jobs, start_receipt_listener
 
     settings = settings_and_logging()
     container = bootstrap(settings)
     celery = create_celery(settings)
     celery.use_container(container)
+    scheduler = Scheduler(scheduler_jobs(container, CeleryPublisher(celery)))
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop.set())
+    receipts, receipts_thread = start_receipt_listener(container)
     try:
-        Scheduler(scheduler_jobs(container, CeleryPublisher(celery))).run_forever()
+        scheduler.run_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        receipts.should_stop = True
+        receipts_thread.join(timeout=10)
         container.close()
 
 
@@ -171,40 +178,19 @@ def upgrade() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8181, show_default=True, type=int)
-@click.option("--secret-env", required=True, help="Env var holding the shared signing secret.")
-@click.option("--token-env", default=None, help="Env var holding a required bearer token.")
-@click.option("--database", type=click.Path(path_type=Path), default=None, help="SQLite file.")
-def sandbox(
-    host: str, port: int, secret_env: str, token_env: str | None, database: Path | None
-) -> None:
-    """A simulated rest-json case system, for tests, the demo and compose."""
-    import uvicorn
-
-    from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
-
-    secret = os.environ.get(secret_env)
-    if not secret:
-        raise click.UsageError(f"environment variable {secret_env} is not set")
-    token = os.environ.get(token_env) if token_env else None
-    app = create_sandbox_app(SandboxConfig(secret=secret, token=token, database=database))
-    uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-@main.command()
 @click.option("--reports", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--timeout", default=90.0, show_default=True, type=float, help="Seconds to wait.")
+@click.option("--faults", is_flag=True, help="Case systems that fail, go down and refuse.")
 @startup_errors
-def demo(reports: int, timeout: float) -> None:
+def demo(reports: int, timeout: float, faults: bool) -> None:
     """The whole pipeline end to end with simulated municipalities, on the embedded default."""
     from relay.demo import run_demo
 
     configure_logging("WARNING")
-    sys.exit(run_demo(reports=reports, timeout=timeout))
+    sys.exit(run_demo(reports=reports, timeout=timeout, faults=faults))
 
 
-from relay.cli_routes import held, routes  # noqa: E402 - the groups live in their own module
-
+main.add_command(sandbox)
+main.add_command(dlq)
 main.add_command(routes)
 main.add_command(held)

@@ -26,6 +26,7 @@ from relay.cli_support import (
     startup_errors,
 )
 from relay.routing import usable_routes
+from relay.settings import Settings
 from router.check import Finding, Kind, check
 from router.held import Outcome, Rerouted, held_ids, held_reports, reroute
 from router.live import CHECK_SECONDS, sha256_hex
@@ -56,7 +57,7 @@ def check_command(path: Path | None, as_json: bool) -> None:
     every number served twice. Exit status 1 if anything is wrong, 0 if the file is
     clean. Secrets are not read.
     """
-    path = path or _configured_routes_file()
+    path = path or _configured_routes_file(load_settings())
     try:
         document = parse_routes(path, read_routes_file(path))
     except RoutesFileError as error:
@@ -93,10 +94,11 @@ def reload_command(as_json: bool) -> None:
     a second when it routes or delivers; a changed file (the touch guarantees they see
     one) is used from then on. Exit status 1, and nothing touched, if they would refuse it.
     """
-    path = _configured_routes_file()
+    settings = load_settings()
+    path = _configured_routes_file(settings)
     try:
         content = read_routes_file(path)
-        table = usable_routes(path, content)
+        table = usable_routes(path, content, settings)
     except RoutesFileError as error:
         _refused(error, as_json)
     findings = check(list(table.recipients.values()), default_registry())
@@ -274,8 +276,8 @@ def _refused(error: RoutesFileError, as_json: bool) -> NoReturn:
     sys.exit(1)
 
 
-def _configured_routes_file() -> Path:
-    path = load_settings().routes_file
+def _configured_routes_file(settings: Settings) -> Path:
+    path = settings.routes_file
     if path is None:
         raise StartupError("RELAY_ROUTES_FILE is not set (or give --file where offered)")
     return path

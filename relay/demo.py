@@ -13,6 +13,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,8 @@ from rich.table import Table
 
 from deliverers.body import sha256_hex
 from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
+from deliverers.sandbox.faults import Faults
+from deliverers.sandbox.store import SandboxStore
 from relay.demo_scenario import (
     CASE_SYSTEMS,
     RECIPIENTS,
@@ -49,9 +52,57 @@ class Tracked:
     id: str
     report: DemoReport
     submitted_at: float
+    expected: str  # "delivered", or "dead-lettered" for a report the case system refuses
     status: str = "RECEIVED"
     recipient: str | None = None
     final_at: float | None = None
+
+
+class CaseSystem:
+    """A simulated case system in this process, which can go down and come back."""
+
+    def __init__(self, secrets_by_recipient: dict[str, str], faults: Faults) -> None:
+        self.store = SandboxStore()
+        self.app = create_sandbox_app(
+            SandboxConfig(secrets_by_recipient, faults=faults), self.store
+        )
+        self.server = ServerThread(self.app, bind())
+        self.port: int = self.server.sock.getsockname()[1]
+        self.url = self.server.url
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def outage(self, after: float, length: float) -> threading.Thread:
+        """Refuse connections from `after` seconds from now, for `length` seconds."""
+
+        def down_and_up() -> None:
+            time.sleep(after)
+            self.server.stop()
+            time.sleep(length)
+            self.server = ServerThread(self.app, bind(port=self.port))
+            self.server.start()
+
+        thread = threading.Thread(target=down_and_up, daemon=True, name="outage")
+        thread.start()
+        return thread
+
+
+def demo_faults(enabled: bool) -> tuple[list[Faults], str | None]:
+    """Faults per case system, and the recipient whose case system refuses its reports."""
+    if not enabled:
+        return [Faults() for _ in range(CASE_SYSTEMS)], None
+    plans = [
+        Faults(error_rate=0.25, latency_seconds=0.05, seed=1),
+        Faults(store_then_fail_rate=0.3, seed=2),
+        Faults(seed=3),
+    ]
+    refused = RECIPIENTS[-1]
+    plans[refused.case_system].reject_recipients = frozenset({refused.id})
+    return plans, refused.id
 
 
 def free_port() -> int:
@@ -75,20 +126,20 @@ def wait_until_ready(client: httpx.Client, process: subprocess.Popen[bytes], log
     raise RuntimeError(f"relay run did not become ready; see {log}")
 
 
-def run_demo(*, reports: int, timeout: float) -> int:
+def run_demo(*, reports: int, timeout: float, faults: bool = False) -> int:
     console = Console()
     workdir = Path("var") / "demo-runs" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     workdir.mkdir(parents=True, exist_ok=True)
     workdir = workdir.resolve()
     secret_of = {recipient.id: secrets.token_hex(32) for recipient in RECIPIENTS}
-    case_systems = [
-        ServerThread(create_sandbox_app(SandboxConfig(secret_of, database=None)), bind())
-        for _ in range(CASE_SYSTEMS)
-    ]
-    for server in case_systems:
-        server.start()
+    fault_plan, refused = demo_faults(faults)
+    case_systems = [CaseSystem(secret_of, plan) for plan in fault_plan]
+    for system in case_systems:
+        system.start()
+    if faults:
+        case_systems[0].outage(after=1.0, length=6.0)
     routes_file = workdir / "routes.yaml"
-    routes = routes_document([server.url for server in case_systems])
+    routes = routes_document([system.url for system in case_systems])
     routes_file.write_text(yaml.safe_dump(routes, allow_unicode=True, sort_keys=False), "utf-8")
     token = secrets.token_urlsafe(32)
     port = free_port()
@@ -99,10 +150,17 @@ def run_demo(*, reports: int, timeout: float) -> int:
         "RELAY_ROUTES_FILE": str(routes_file),
         "RELAY_INTAKE_TOKENS": f"demo-portal:{token}",
         "RELAY_RETRY_BASE_SECONDS": "0.5",
+        "RELAY_BREAKER_FAILURES": "3",
+        "RELAY_BREAKER_OPEN_SECONDS": "2",
         "RELAY_LOG_LEVEL": "INFO",
     }
     log_path = workdir / "relay.log"
     console.print(f"[bold]bekymring-relay demo[/]: {reports} reports, work files in {workdir}")
+    if faults:
+        console.print(
+            "faults: case system 1 answers 503 to 25% and goes down for 6 s; case system 2 "
+            f"stores, then fails 30%; every report for {refused} is refused"
+        )
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(  # noqa: S603 - our own command
             [sys.executable, "-m", "relay", "run", "--port", str(port)],
@@ -115,7 +173,7 @@ def run_demo(*, reports: int, timeout: float) -> int:
         base_url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
             wait_until_ready(client, process, log_path)
-            tracked = submit_and_follow(console, client, demo_reports(reports), timeout)
+            tracked = submit_and_follow(console, client, demo_reports(reports), timeout, refused)
         return report_results(console, tracked, case_systems)
     finally:
         process.terminate()
@@ -123,12 +181,16 @@ def run_demo(*, reports: int, timeout: float) -> int:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-        for server in case_systems:
-            server.stop()
+        for system in case_systems:
+            system.stop()
 
 
 def submit_and_follow(
-    console: Console, client: httpx.Client, reports: list[DemoReport], timeout: float
+    console: Console,
+    client: httpx.Client,
+    reports: list[DemoReport],
+    timeout: float,
+    refused: str | None,
 ) -> list[Tracked]:
     columns = (
         TextColumn("{task.description:<22}"),
@@ -150,7 +212,8 @@ def submit_and_follow(
             if response.status_code != 202:
                 raise RuntimeError(f"intake answered {response.status_code} for report {number}")
             progress.advance(submitting)
-            return Tracked(response.json()["id"], report, time.monotonic())
+            expected = "dead-lettered" if report.recipient == refused else "delivered"
+            return Tracked(response.json()["id"], report, time.monotonic(), expected)
 
         with ThreadPoolExecutor(HTTP_THREADS) as pool:
             tracked = list(pool.map(submit, enumerate(reports)))
@@ -175,29 +238,26 @@ def submit_and_follow(
     return tracked
 
 
-def proven_stored(tracked: list[Tracked], case_systems: list[ServerThread]) -> Counter[str]:
+def proven_stored(tracked: list[Tracked], case_systems: list[CaseSystem]) -> Counter[str]:
     """Per recipient, the reports its case system stored once, unchanged, with the right hash."""
     by_id = {item.id: item for item in tracked}
     proven: Counter[str] = Counter()
-    for server in case_systems:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            for entry in client.get("/_sandbox/reports").json():
-                item = by_id.get(entry["id"])
-                body = client.get(f"/_sandbox/reports/{entry['id']}/body").content
-                envelope: dict[str, Any] = json.loads(body)
-                if (
-                    item is not None
-                    and envelope["mottaker"]["recipient"] == item.report.recipient
-                    and envelope["bekymringsmelding"] == item.report.document
-                    and entry["sha256"] == sha256_hex(body)
-                ):
-                    proven[item.report.recipient] += 1
+    for system in case_systems:
+        for stored in system.store.all():
+            item = by_id.get(stored.id)
+            body = system.store.body(stored.id) or b"{}"
+            envelope: dict[str, Any] = json.loads(body)
+            if (
+                item is not None
+                and envelope["mottaker"]["recipient"] == item.report.recipient
+                and envelope["bekymringsmelding"] == item.report.document
+                and stored.sha256 == sha256_hex(body)
+            ):
+                proven[item.report.recipient] += 1
     return proven
 
 
-def report_results(
-    console: Console, tracked: list[Tracked], case_systems: list[ServerThread]
-) -> int:
+def report_results(console: Console, tracked: list[Tracked], case_systems: list[CaseSystem]) -> int:
     proven = proven_stored(tracked, case_systems)
     table = Table(
         title="Reports per recipient",
@@ -215,7 +275,11 @@ def report_results(
             1 for item in mine if item.status in DELIVERED and item.recipient == recipient.id
         )
         finished = [item.final_at - item.submitted_at for item in mine if item.final_at]
-        ok = delivered == len(mine) == proven[recipient.id]
+        deliverable = sum(1 for item in mine if item.expected == "delivered")
+        parked_as_expected = all(
+            item.status == "DEAD_LETTERED" for item in mine if item.expected == "dead-lettered"
+        )
+        ok = delivered == deliverable == proven[recipient.id] and parked_as_expected
         everything_delivered &= ok
         table.add_row(
             recipient.id,
@@ -229,7 +293,10 @@ def report_results(
         )
     console.print(table)
     if everything_delivered:
-        console.print("[green]Every report was delivered and is stored exactly once.[/]")
+        console.print(
+            "[green]Every deliverable report was delivered and is stored exactly once; "
+            "every refused one is dead-lettered with its reason.[/]"
+        )
         return 0
-    console.print("[red]Not every report was delivered; see the table and relay.log.[/]")
+    console.print("[red]Not every report ended as it should; see the table and relay.log.[/]")
     return 1

@@ -156,13 +156,17 @@ def route_table() -> RouteTable:
 
 
 def places(registry: Registry) -> list[Place]:
-    """The showcase first, then every 7th municipality of today and every 11th former number
-    (in the four cities with one of their bydeler)."""
+    """The showcase, then one place each recipient serves (so that every recipient gets
+    reports early), then every 7th municipality of today and every 11th former number (in
+    the four cities with one of their bydeler)."""
+    served = [r.serves[len(r.serves) // 2].partition("-") for r in recipients()]
+    each = [(number, bydel or NO_BYDEL) for number, _, bydel in served]
     today = sorted(registry.kommuner)[::7]
     former = sorted(registry.former)[::11]
     spread = [number for pair in zip(today, former, strict=False) for number in pair]
     numbers = [
         *SHOWCASE,
+        *each,
         *((number, _a_bydel(number, i, registry)) for i, number in enumerate(spread)),
     ]
     return [_place(kommunenummer, bydel, registry) for kommunenummer, bydel in numbers]

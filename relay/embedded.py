@@ -13,7 +13,7 @@ from relay.bootstrap import Container
 from relay.celery_app import create_celery, worker_queues
 from relay.scheduler import Scheduler
 from relay.servers import ServerThread, bind
-from relay.wiring import CeleryPublisher, intake_app, scheduler_jobs
+from relay.wiring import CeleryPublisher, intake_app, scheduler_jobs, start_receipt_listener
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,16 @@ def run_embedded(container: Container, host: str, port: int) -> None:
     api = ServerThread(intake_app(container), bind(host, port), log_level="info")
     api.start()
     scheduler_thread.start()
+    receipts, receipts_thread = start_receipt_listener(container)
     log.info("intake API listening on %s", api.url)
     try:
         celery.worker_main(worker_argv(settings.worker_concurrency, pool="threads"))
     finally:
         scheduler.stop.set()
+        receipts.should_stop = True
         api.stop()
         scheduler_thread.join(timeout=10)
+        receipts_thread.join(timeout=10)
         container.close()
 
 

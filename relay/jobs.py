@@ -18,7 +18,7 @@ from deliverers.breaker import Admit, admit
 from deliverers.control import DeliveryControl
 from deliverers.outcomes import apply_outcome
 from ledger.lifecycle import State
-from ledger.records import OutboxMessage, deliver_dispatch
+from ledger.records import ROUTE, OutboxMessage, deliver_dispatch
 from ledger.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,33 @@ def enforce_receipt_deadlines(
             uow.commit()
             handled += 1
     return handled
+
+
+def sweep_stalled(uow_factory: UowFactory, now: Clock, sweep_after_seconds: float) -> int:
+    """A report waiting for a stage that has not moved for too long is published to that
+    stage again: the broker may have lost the message (flush, failover, a killed worker
+    holding it unacknowledged). Publishing twice is harmless; the stages check state."""
+    cutoff = now() - timedelta(seconds=sweep_after_seconds)
+    with uow_factory() as uow:
+        stalled = uow.ledger.stalled([State.RECEIVED, State.ROUTED], cutoff)
+    swept = 0
+    for report_id in stalled:
+        with uow_factory() as uow:
+            report = uow.ledger.get(report_id, lock=True)
+            if report is None or report.updated_at >= cutoff:
+                continue
+            if report.state is State.RECEIVED:
+                dispatch = ROUTE
+            elif report.state is State.ROUTED and report.vendor is not None:
+                dispatch = deliver_dispatch(report.vendor)
+            else:
+                continue
+            uow.ledger.dispatch(report_id, dispatch, now())
+            uow.commit()
+            swept += 1
+    if swept:
+        log.warning("swept %d stalled reports back onto their queues", swept)
+    return swept
 
 
 def forget_old_idempotency_keys(uow_factory: UowFactory, now: Clock) -> int:

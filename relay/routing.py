@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
 
-from deliverers.registry import RecipientConfigError, build_deliverer
+from deliverers.registry import AdapterResources, RecipientConfigError, build_deliverer
+from relay.settings import Settings
 from router.check import served_findings, unserved
 from router.registry import default_registry
 from router.routes import RoutesFileError, RouteTable, routes_from_bytes
@@ -15,7 +17,14 @@ from router.routes import RoutesFileError, RouteTable, routes_from_bytes
 log = logging.getLogger(__name__)
 
 
-def usable_routes(path: Path, content: bytes) -> RouteTable:
+class CheckOnlyMailbox:
+    """The mailbox given to adapters built only to check a routes file: they never send."""
+
+    def send(self, queue: str, body: bytes, headers: Mapping[str, str], ttl_seconds: int) -> None:
+        raise RuntimeError("an adapter built to check the routes file cannot send")
+
+
+def usable_routes(path: Path, content: bytes, settings: Settings) -> RouteTable:
     """A table this process can deliver with: valid, secrets set, every adapter builds.
 
     Raises `RoutesFileError` naming every problem. Served numbers that do not exist today
@@ -25,9 +34,15 @@ def usable_routes(path: Path, content: bytes) -> RouteTable:
     table = routes_from_bytes(path, content)
     problems = []
     with httpx.Client() as client:  # adapters are built to be checked, never used
+        resources = AdapterResources(
+            http=client,
+            mailbox=CheckOnlyMailbox,
+            relay_konto=settings.fiksio_konto,
+            fiksio_ttl_seconds=settings.fiksio_ttl_seconds,
+        )
         for recipient in table.recipients.values():
             try:
-                build_deliverer(recipient, client)
+                build_deliverer(recipient, resources)
             except RecipientConfigError as error:
                 problems.append(str(error))
     if problems:
@@ -35,9 +50,9 @@ def usable_routes(path: Path, content: bytes) -> RouteTable:
     return table
 
 
-def checked_routes(path: Path, content: bytes) -> RouteTable:
+def checked_routes(path: Path, content: bytes, *, settings: Settings) -> RouteTable:
     """`usable_routes`, with what `relay routes check` would find logged as warnings."""
-    table = usable_routes(path, content)
+    table = usable_routes(path, content, settings)
     registry = default_registry()
     for finding in served_findings(list(table.recipients.values()), registry):
         log.warning("routes file %s: %s", path, finding.message)

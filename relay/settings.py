@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     max_concurrent_per_recipient: int = Field(default=4, ge=1)
     delivery_lease_seconds: float = Field(default=90, gt=0)
     receipt_deadline_seconds: float = Field(default=3600, gt=0)
+    sweep_after_seconds: float = Field(default=600, gt=0)
     fiksio_konto: str = Field(default="relay", pattern=r"^[A-Za-z0-9._-]+$")
     fiksio_ttl_seconds: int = Field(default=24 * 3600, gt=0)
 

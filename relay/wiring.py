@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import FastAPI
 
+from deliverers.fiks_io import konto_queue
+from deliverers.receipts import IncomingReceipt, handle_receipt
 from intake.api import IntakeConfig, create_intake_app
 from ledger.records import OutboxMessage
 from relay.bootstrap import Container
+from relay.broker import broker_connection
 from relay.celery_app import RelayCelery
 from relay.jobs import (
     enforce_receipt_deadlines,
@@ -14,7 +19,9 @@ from relay.jobs import (
     publish_outbox,
     recover_abandoned_attempts,
     release_due_retries,
+    sweep_stalled,
 )
+from relay.receipts import ReceiptListener
 from relay.scheduler import Periodic
 
 PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2}
@@ -73,8 +80,37 @@ def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Per
             ),
         ),
         Periodic(
+            "sweeper",
+            tick * 5,
+            lambda: sweep_stalled(container.uow, container.now, settings.sweep_after_seconds),
+        ),
+        Periodic(
             "idempotency-keys",
             3600,
             lambda: forget_old_idempotency_keys(container.uow, container.now),
         ),
     ]
+
+
+def receipt_listener(container: Container) -> ReceiptListener:
+    settings = container.settings
+
+    def handle(receipt: IncomingReceipt) -> object:
+        return handle_receipt(
+            container.uow,
+            receipt,
+            control_for=container.control_for,
+            receipt_mode_for=container.receipt_mode_for,
+            now=container.now,
+            jitter=container.jitter,
+        )
+
+    connection = broker_connection(settings.broker_url, settings.broker_key_prefix)
+    return ReceiptListener(connection, konto_queue(settings.fiksio_konto), handle)
+
+
+def start_receipt_listener(container: Container) -> tuple[ReceiptListener, threading.Thread]:
+    listener = receipt_listener(container)
+    thread = threading.Thread(target=listener.run, daemon=True, name="receipts")
+    thread.start()
+    return listener, thread

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -111,3 +112,18 @@ def ledger_engine(
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@dataclass(frozen=True)
+class Broker:
+    url: str
+    key_prefix: str | None = None
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker(request: pytest.FixtureRequest) -> Broker:
+    """Each production broker in turn: Redis (with a key prefix) and RabbitMQ (a vhost)."""
+    if request.param == "redis":
+        redis = request.getfixturevalue("redis_broker")
+        return Broker(redis.url, redis.prefix)
+    return Broker(request.getfixturevalue("amqp_url"))

@@ -7,12 +7,13 @@ tests and the demo what it stored; a real case system has no such endpoints.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from deliverers.rest_json import signature
+from deliverers.sandbox.faults import Faults
 from deliverers.sandbox.store import SandboxStore
 
 CLOCK_SKEW_SECONDS = 300
@@ -33,6 +35,7 @@ class SandboxConfig:
     secret: str | Mapping[str, str]
     token: str | None = None
     database: Path | None = None
+    faults: Faults = field(default_factory=Faults)
 
     def secret_for(self, recipient: object) -> str | None:
         if isinstance(self.secret, str):
@@ -55,9 +58,10 @@ def _utc_iso(value: str) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def create_sandbox_app(config: SandboxConfig) -> FastAPI:
+def create_sandbox_app(config: SandboxConfig, store: SandboxStore | None = None) -> FastAPI:
     app = FastAPI(title="Simulated case system (rest-json)", docs_url=None, redoc_url=None)
-    store = SandboxStore(config.database)
+    store = store or SandboxStore(config.database)
+    faults = config.faults
     app.state.store = store
 
     def authorised(request: Request) -> bool:
@@ -89,8 +93,20 @@ def create_sandbox_app(config: SandboxConfig) -> FastAPI:
             return _problem(401, "X-Relay-Signature does not match")
         if request.headers.get("idempotency-key") != report_id:
             return _problem(400, "Idempotency-Key must equal the body's id")
+        if faults.latency_seconds:
+            await asyncio.sleep(faults.latency_seconds)
+        refusal = faults.refusal(document["mottaker"])
+        if refusal:
+            store.record_post(report_id, 422, now)
+            return _problem(422, refusal)
+        if faults.happens(faults.error_rate):
+            store.record_post(report_id, 503, now)
+            return _problem(503, "temporarily unavailable (simulated)")
         digest = hashlib.sha256(body).hexdigest()
         stored, created = store.store(report_id, digest, body, mottatt, now)
+        if faults.happens(faults.store_then_fail_rate):
+            store.record_post(report_id, 500, now)
+            return _problem(500, "stored, then failed before answering (simulated)")
         status = 201 if created else 200
         store.record_post(report_id, status, now)
         return JSONResponse(
@@ -133,6 +149,21 @@ def create_sandbox_app(config: SandboxConfig) -> FastAPI:
                 for item in store.all()
             ]
         )
+
+    @app.get("/_sandbox/faults")
+    def get_faults() -> Response:
+        return JSONResponse(faults.as_dict())
+
+    @app.put("/_sandbox/faults")
+    async def put_faults(request: Request) -> Response:
+        try:
+            changes = json.loads(await request.body())
+            if not isinstance(changes, dict):
+                raise ValueError("send a JSON object of faults")
+            faults.update(changes)
+        except ValueError as error:
+            return _problem(400, str(error))
+        return JSONResponse(faults.as_dict())
 
     @app.get("/_sandbox/reports/{report_id}/body")
     def stored_body(report_id: str) -> Response:

@@ -66,12 +66,12 @@ def test_a_held_report_is_delivered_once_the_routes_are_fixed_and_it_is_rerouted
     stack.wait_for_states([report_id], {State.HELD})
     reason = "no recipient serves 5001 (the report's 1601 is 5001 today)"
 
-    listed = stack.relay("held", "list", "--json")
+    listed = stack.relay_exit("held", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [(r["id"], r["reason"]) for r in json.loads(listed.stdout)] == [(report_id, reason)]
 
     stack.write_routes(WITH_TRONDHEIM)  # while everything runs
-    rerouted = stack.relay("held", "reroute", "--all", "--operator", "kari", "--reason", "fixed")
+    rerouted = stack.relay_exit("held", "reroute", "--all", "--operator=kari", "--reason=fixed")
     assert rerouted.returncode == 0, rerouted.stdout + rerouted.stderr
     assert "routed, by recipient: 1" in rerouted.stdout
 
@@ -97,7 +97,7 @@ def test_a_held_report_is_delivered_once_the_routes_are_fixed_and_it_is_rerouted
         "recipient": "trondheim",
         "kommunenummer": "5001",
     }
-    assert stack.relay("held", "list", "--json").stdout.strip() == "[]"
+    assert stack.relay_exit("held", "list", "--json").stdout.strip() == "[]"
 
 
 def test_a_changed_routes_file_is_used_without_restart_and_an_invalid_one_is_refused(
@@ -112,7 +112,7 @@ def test_a_changed_routes_file_is_used_without_restart_and_an_invalid_one_is_ref
 
     # An invalid file: refused by `relay routes reload` and by every running process.
     routes_file.write_text(good.replace("'4601'", "'46O1'"), "utf-8")
-    refused = stack.relay("routes", "reload")
+    refused = stack.relay_exit("routes", "reload")
     assert refused.returncode == 1
     assert "recipients[1] (id=bergen).serves" in refused.stderr
     let_every_process_look()
@@ -124,7 +124,7 @@ def test_a_changed_routes_file_is_used_without_restart_and_an_invalid_one_is_ref
 
     # A valid new file: used for reports routed from then on, without a restart.
     stack.write_routes(WITH_TRONDHEIM)
-    reloaded = stack.relay("routes", "reload")
+    reloaded = stack.relay_exit("routes", "reload")
     assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
     assert "valid, 3 recipients" in reloaded.stdout
     let_every_process_look()

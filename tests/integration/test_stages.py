@@ -18,7 +18,7 @@ from deliverers.stage import Claim, claim_attempt, deliver_report
 from ledger.lifecycle import State
 from ledger.records import ROUTE, NewReport
 from ledger.uow import UnitOfWork
-from relay.jobs import recover_abandoned_attempts, release_due_retries
+from relay.jobs import recover_abandoned_attempts, release_due_retries, sweep_stalled
 from router.routes import RouteTable, load_routes
 from router.stage import route_report
 from tests.support.fakes import FakeCaseSystem
@@ -345,3 +345,21 @@ def test_an_attempt_past_its_lease_is_delivered_again_and_the_late_outcome_ignor
         report = uow.ledger.get(report_id)
     assert report is not None
     assert report.attempts == 2
+
+
+def test_the_sweeper_publishes_a_stalled_report_again_once(
+    ledger_engine: Engine, table: RouteTable
+) -> None:
+    clock = Clock()
+    report_id = routed(ledger_engine, table, clock)
+    factory = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    assert sweep_stalled(factory, clock, 600) == 0
+    clock.advance(601)
+    assert sweep_stalled(factory, clock, 600) == 1
+    assert outbox_queues(ledger_engine, report_id) == [
+        "route",
+        "deliver.rest-json",
+        "deliver.rest-json",
+    ]
+    clock.advance(10)
+    assert sweep_stalled(factory, clock, 600) == 0, "dispatched recently: not again yet"

@@ -42,8 +42,10 @@ class RelayProcess:
         self.env = dict(env)
         self.log_path = logdir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.expected_alive = False
 
     def start(self) -> RelayProcess:
+        self.expected_alive = True
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "relay", *self.args],
@@ -59,6 +61,7 @@ class RelayProcess:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout: float = 20) -> None:
+        self.expected_alive = False
         if not self.alive:
             return
         assert self.process is not None
@@ -69,6 +72,7 @@ class RelayProcess:
             self.kill()
 
     def kill(self) -> None:
+        self.expected_alive = False
         if self.process is None:
             return
         with contextlib.suppress(ProcessLookupError):

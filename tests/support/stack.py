@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from ledger.database import create_ledger_engine
 from ledger.lifecycle import State
+from ledger.records import Transition
 from ledger.uow import UnitOfWork
 from tests.support.processes import RelayProcess, free_port, run_relay, wait_for
 
@@ -33,7 +34,15 @@ class RecipientSpec:
     id: str
     serves: tuple[str, ...]
     vendor: str = "rest-json"
-    case_system: str | None = None  # another recipient's sandbox; default: a sandbox of its own
+    sandbox_args: tuple[str, ...] = ()  # fault flags for `relay sandbox`
+    receipt: str = "strict"
+    delivery: Mapping[str, Any] | None = None  # per-recipient overrides in the routes file
+    start: bool = True  # False: the case system is down from the beginning
+    case_system: str | None = None  # another recipient's (rest-json) sandbox; default: its own
+
+    @property
+    def konto(self) -> str:
+        return f"konto-{self.id}"
 
 
 DEFAULT_RECIPIENTS = (
@@ -48,12 +57,22 @@ class Sandbox:
     url: str
     process: RelayProcess
 
+    def start(self) -> None:
+        self.process.start()
+        self.process.wait_http(f"{self.url}/_sandbox/reports")
+
+    def stop(self) -> None:
+        self.process.stop()
+
     def stored(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = httpx.get(f"{self.url}/_sandbox/reports", timeout=10).json()
         return result
 
     def body(self, report_id: str) -> bytes:
         return httpx.get(f"{self.url}/_sandbox/reports/{report_id}/body", timeout=10).content
+
+    def set_faults(self, **faults: Any) -> None:
+        httpx.put(f"{self.url}/_sandbox/faults", json=faults, timeout=10).raise_for_status()
 
 
 @dataclass
@@ -85,16 +104,29 @@ class Stack:
         assert report is not None
         return report.state
 
+    def history(self, report_id: str) -> list[Transition]:
+        with UnitOfWork(self.engine) as uow:
+            return uow.ledger.history(report_id)
+
     def wait_for_states(
         self, report_ids: list[str], states: set[State], timeout: float = 60
     ) -> None:
         def all_there() -> bool:
             for process in self.processes.values():
-                if not process.alive:
+                if process.expected_alive and not process.alive:
                     raise AssertionError(f"{process.name} exited:\n{process.log()[-3000:]}")
             return all(self.state(report_id) in states for report_id in report_ids)
 
         wait_for(all_there, timeout=timeout, message=f"reports reaching {sorted(states)}")
+
+    def relay(self, *args: str) -> str:
+        """Run a `relay` command (an operator's) against this stack."""
+        return run_relay(list(args), self.env)
+
+    def start_process(self, name: str, args: list[str]) -> RelayProcess:
+        process = RelayProcess(name, args, self.env, self.workdir).start()
+        self.processes[name] = process
+        return process
 
     def logs(self) -> str:
         every = list(self.processes.values()) + [s.process for s in self.sandboxes.values()]
@@ -104,7 +136,7 @@ class Stack:
         """Replace the routes file while the stack runs (atomically, as an operator should)."""
         write_routes(self.workdir / "routes.yaml", recipients, self.sandboxes)
 
-    def relay(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def relay_exit(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`relay …` with the stack's environment; the caller checks the exit status."""
         return subprocess.run(
             [sys.executable, "-m", "relay", *args],
@@ -116,27 +148,21 @@ class Stack:
         )
 
 
-def start_sandbox(recipient: str, workdir: Path, env: dict[str, str]) -> Sandbox:
+def secret_env(recipient: str) -> str:
+    return f"RELAY_SECRET_{recipient.upper().replace('-', '_')}"
+
+
+def prepare_sandbox(spec: RecipientSpec, workdir: Path, env: dict[str, str]) -> Sandbox:
     port = free_port()
-    secret_env = f"RELAY_SECRET_{recipient.upper().replace('-', '_')}"
-    env[secret_env] = secrets.token_hex(32)
-    process = RelayProcess(
-        f"sandbox-{recipient}",
-        [
-            "sandbox",
-            "--port",
-            str(port),
-            "--secret-env",
-            secret_env,
-            "--database",
-            str(workdir / f"sandbox-{recipient}.sqlite"),
-        ],
-        env,
-        workdir,
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    process.wait_http(f"{url}/_sandbox/reports")
-    return Sandbox(recipient, url, process)
+    env[secret_env(spec.id)] = secrets.token_hex(32)
+    args = ["sandbox", "--port", str(port), "--vendor", spec.vendor]
+    args += ["--database", str(workdir / f"sandbox-{spec.id}.sqlite")]
+    if spec.vendor == "fiks-io":
+        args += ["--konto", spec.konto, "--receipt", spec.receipt]
+    else:
+        args += ["--secret-env", secret_env(spec.id)]
+    process = RelayProcess(f"sandbox-{spec.id}", [*args, *spec.sandbox_args], env, workdir)
+    return Sandbox(spec.id, f"http://127.0.0.1:{port}", process)
 
 
 def write_routes(
@@ -144,18 +170,23 @@ def write_routes(
 ) -> None:
     entries = []
     for spec in recipients:
-        case_system = spec.case_system or spec.id
-        entries.append(
-            {
-                "id": spec.id,
-                "name": f"Barneverntjenesten {spec.id}",
-                "serves": list(spec.serves),
-                "vendor": spec.vendor,
-                "endpoint": sandboxes[case_system].url,
-                "secret_env": f"RELAY_SECRET_{case_system.upper().replace('-', '_')}",
-            }
-        )
-    temporary = path.with_suffix(".tmp")
+        entry: dict[str, Any] = {
+            "id": spec.id,
+            "name": f"Barneverntjenesten {spec.id}",
+            "serves": list(spec.serves),
+            "vendor": spec.vendor,
+            "receipt": spec.receipt,
+        }
+        if spec.vendor == "fiks-io":
+            entry["endpoint"] = f"fiksio://{spec.konto}"
+        else:
+            case_system = spec.case_system or spec.id
+            entry["endpoint"] = sandboxes[case_system].url
+            entry["secret_env"] = secret_env(case_system)
+        if spec.delivery:
+            entry["delivery"] = dict(spec.delivery)
+        entries.append(entry)
+    temporary = path.with_suffix(".tmp")  # replaced atomically: a running relay may read it
     temporary.write_text(yaml.safe_dump({"recipients": entries}), "utf-8")
     temporary.replace(path)
 
@@ -170,6 +201,8 @@ def running_stack(
     broker_key_prefix: str | None = None,
     recipients: tuple[RecipientSpec, ...] = DEFAULT_RECIPIENTS,
     extra_env: Mapping[str, str] | None = None,
+    workers: int = 1,
+    worker_args: tuple[str, ...] = ("--pool", "prefork", "--concurrency", "2"),
 ) -> Iterator[Stack]:
     token = secrets.token_urlsafe(32)
     env = {
@@ -200,8 +233,11 @@ def running_stack(
     engine: Engine | None = None
     try:
         for spec in recipients:
-            if spec.case_system is None:
-                sandboxes[spec.id] = start_sandbox(spec.id, workdir, env)
+            if spec.case_system is not None:
+                continue  # it shares another recipient's case system
+            sandboxes[spec.id] = prepare_sandbox(spec, workdir, env)
+            if spec.start:
+                sandboxes[spec.id].start()
         write_routes(workdir / "routes.yaml", recipients, sandboxes)
         run_relay(["db", "upgrade"], env)
         port = free_port()
@@ -209,9 +245,9 @@ def running_stack(
             processes["run"] = RelayProcess("run", ["run", "--port", str(port)], env, workdir)
         elif shape == "split":
             processes["api"] = RelayProcess("api", ["api", "--port", str(port)], env, workdir)
-            processes["worker"] = RelayProcess(
-                "worker", ["worker", "--pool", "prefork", "--concurrency", "2"], env, workdir
-            )
+            for number in range(workers):
+                name = "worker" if number == 0 else f"worker-{number + 1}"
+                processes[name] = RelayProcess(name, ["worker", *worker_args], env, workdir)
             processes["scheduler"] = RelayProcess("scheduler", ["scheduler"], env, workdir)
         else:
             raise ValueError(f"unknown shape {shape}")
@@ -227,6 +263,6 @@ def running_stack(
         for process in processes.values():
             process.stop()
         for sandbox in sandboxes.values():
-            sandbox.process.stop()
+            sandbox.stop()
         if engine is not None:
             engine.dispose()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from relay.bootstrap import Container, StartupError, bootstrap, checked_routes
+from relay.bootstrap import Container, StartupError, bootstrap
+from relay.routing import checked_routes
 from relay.settings import Settings
 from router.live import LiveRoutes
 
@@ -46,7 +48,8 @@ def path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def container(path: Path, clock: Clock, tmp_path: Path) -> Iterator[Container]:
     settings = Settings(data_dir=tmp_path, routes_file=path)
-    live = LiveRoutes(path, checked_routes, check_seconds=60, clock=clock)
+    build = functools.partial(checked_routes, settings=settings)
+    live = LiveRoutes(path, build, check_seconds=60, clock=clock)
     container = bootstrap(settings, migrate=False, routes=live)
     yield container
     container.close()

@@ -15,7 +15,7 @@ from deliverers.rest_json import RestJsonDeliverer
 
 SECRET = "s3cret-shared-with-the-case-system"
 BODY = b'{"id":"r1","meldingstype":"x","bekymringsmelding":{}}'
-DELIVERY = Delivery("r1", BODY, hashlib.sha256(BODY).hexdigest())
+DELIVERY = Delivery("r1", BODY, hashlib.sha256(BODY).hexdigest(), "x")
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

@@ -1,0 +1,30 @@
+"""`relay demo` is a deliverable: it must end well, with and without faults."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("args", [["--reports", "12"], ["--reports", "16", "--faults"]])
+def test_the_demo_ends_with_every_report_where_it_belongs(tmp_path: Path, args: list[str]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "relay", "demo", *args, "--timeout", "120"],
+        cwd=tmp_path,
+        env={**env, "COLUMNS": "120"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "stored exactly once" in result.stdout
+    if "--faults" in args:
+        assert "dead-lettered with its reason" in result.stdout

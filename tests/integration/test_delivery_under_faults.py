@@ -1,0 +1,215 @@
+"""Deliveries against real sandbox case systems with faults, real workers, on PostgreSQL with
+Redis and with RabbitMQ: every report reaches its case system exactly once, or is parked."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from intake.meldingstyper import MELDINGSTYPER, PRIVAT_V2
+from ledger.lifecycle import State
+from tests.conftest import Broker
+from tests.support.processes import wait_for
+from tests.support.reports import submission
+from tests.support.stack import RecipientSpec, Stack, running_stack
+
+pytestmark = pytest.mark.integration
+
+FAST_RECOVERY = {
+    "RELAY_BREAKER_OPEN_SECONDS": "2",
+    "RELAY_BREAKER_FAILURES": "3",
+    "RELAY_DELIVERY_LEASE_SECONDS": "8",
+    "RELAY_SWEEP_AFTER_SECONDS": "10",
+}
+
+
+@contextmanager
+def start(
+    tmp_path: Path,
+    postgres_url: str,
+    broker: Broker,
+    recipients: tuple[RecipientSpec, ...],
+    **kwargs: object,
+) -> Iterator[Stack]:
+    extra_env = {**FAST_RECOVERY, **kwargs.pop("extra_env", {})}  # type: ignore[dict-item]
+    with running_stack(
+        tmp_path,
+        "split",
+        database_url=postgres_url,
+        broker_url=broker.url,
+        broker_key_prefix=broker.key_prefix,
+        recipients=recipients,
+        extra_env=extra_env,
+        **kwargs,  # type: ignore[arg-type]
+    ) as stack:
+        yield stack
+
+
+def submit_many(stack: Stack, kommunenummer: str, count: int) -> list[str]:
+    return [
+        stack.submit(submission(MELDINGSTYPER[n % 4], kommunenummer=kommunenummer, text=f"nr {n}"))
+        for n in range(count)
+    ]
+
+
+def stored_once(stack: Stack, recipient: str, report_ids: list[str]) -> None:
+    stored = [entry["id"] for entry in stack.sandboxes[recipient].stored()]
+    assert sorted(stored) == sorted(report_ids)
+
+
+def test_store_then_fail_is_stored_once_and_delivered_with_every_attempt_recorded(
+    tmp_path: Path, postgres_url: str, broker: Broker
+) -> None:
+    bergen = RecipientSpec("bergen", ("4601",), sandbox_args=("--store-then-fail-rate", "1"))
+    with start(tmp_path, postgres_url, broker, (bergen,)) as stack:
+        ids = submit_many(stack, "4601", 4)
+        wait_for(
+            lambda: len(stack.sandboxes["bergen"].stored()) == len(ids),
+            timeout=60,
+            message="every report stored once while the case system answers 500",
+        )
+        stack.sandboxes["bergen"].set_faults(store_then_fail_rate=0)
+        stack.wait_for_states(ids, {State.DELIVERED}, timeout=90)
+        stored_once(stack, "bergen", ids)
+        for report_id in ids:
+            history = stack.history(report_id)
+            outcomes = [
+                t.detail.get("status_code")
+                for t in history
+                if t.detail and "status_code" in t.detail
+            ]
+            assert outcomes[0] == 500
+            assert outcomes[-1] == 200, "the final answer is the replay of the stored copy"
+            assert history[-1].detail is not None
+            assert history[-1].detail["replay"] is True
+            assert [t.to_state for t in history].count(State.DELIVERING) == len(outcomes)
+
+
+def test_a_422_is_dead_lettered_after_one_attempt_and_redrive_delivers_it(
+    tmp_path: Path, postgres_url: str, broker: Broker
+) -> None:
+    bergen = RecipientSpec("bergen", ("4601",), sandbox_args=("--reject-kommunenummer", "4601"))
+    with start(tmp_path, postgres_url, broker, (bergen,)) as stack:
+        report_id = stack.submit(submission(PRIVAT_V2, kommunenummer="4601"))
+        stack.wait_for_states([report_id], {State.DEAD_LETTERED})
+        history = stack.history(report_id)
+        assert [t.to_state for t in history].count(State.DELIVERING) == 1
+        assert (
+            history[-1].reason == "HTTP 422: kommunenummer 4601 is not served by this case system"
+        )
+
+        listed = stack.relay("dlq", "list", "--reason", "rejected", "--json")
+        assert report_id in listed
+
+        stack.sandboxes["bergen"].set_faults(reject_kommunenummer=[])
+        stack.relay(
+            "dlq", "redrive", report_id, "--reason", "case system fixed", "--operator", "kari"
+        )
+        stack.wait_for_states([report_id], {State.DELIVERED})
+        redriven = next(t for t in stack.history(report_id) if t.actor == "operator:kari")
+        assert (redriven.from_state, redriven.to_state) == (State.DEAD_LETTERED, State.ROUTED)
+        assert redriven.reason == "redrive: case system fixed"
+        stored_once(stack, "bergen", [report_id])
+
+
+def test_a_recipient_down_for_20_seconds_gets_everything_and_nothing_is_dead_lettered(
+    tmp_path: Path, postgres_url: str, broker: Broker
+) -> None:
+    bergen = RecipientSpec("bergen", ("4601",), start=False)
+    with start(tmp_path, postgres_url, broker, (bergen,)) as stack:
+        ids = submit_many(stack, "4601", 6)
+        time.sleep(20)
+        assert all(stack.state(report_id) is not State.DEAD_LETTERED for report_id in ids)
+        stack.sandboxes["bergen"].start()
+        stack.wait_for_states(ids, {State.DELIVERED}, timeout=90)
+        stored_once(stack, "bergen", ids)
+        for report_id in ids:
+            assert State.DEAD_LETTERED not in [t.to_state for t in stack.history(report_id)]
+
+
+def test_a_down_and_a_slow_recipient_do_not_hold_up_a_healthy_one(
+    tmp_path: Path, postgres_url: str, broker: Broker
+) -> None:
+    recipients = (
+        RecipientSpec("oslo", ("0301",)),
+        RecipientSpec("bergen", ("4601",), start=False),
+        RecipientSpec(
+            "trondheim", ("5001",), sandbox_args=("--latency", "20"), delivery={"max_concurrent": 1}
+        ),
+    )
+    with start(
+        tmp_path, postgres_url, broker, recipients, workers=2, worker_args=("--pool", "solo")
+    ) as stack:
+        slow = submit_many(stack, "5001", 8)
+        down = submit_many(stack, "4601", 8)
+        healthy = submit_many(stack, "0301", 8)
+        stack.wait_for_states(healthy, {State.DELIVERED}, timeout=45)
+        assert not any(stack.state(report_id) is State.DELIVERED for report_id in down)
+        assert sum(stack.state(report_id) is State.DELIVERED for report_id in slow) <= 3
+        stored_once(stack, "oslo", healthy)
+
+
+def test_a_worker_killed_mid_delivery_leaves_every_report_delivered_exactly_once(
+    tmp_path: Path, postgres_url: str, broker: Broker
+) -> None:
+    bergen = RecipientSpec("bergen", ("4601",), sandbox_args=("--latency", "0.5"))
+    with start(tmp_path, postgres_url, broker, (bergen,)) as stack:
+        ids = submit_many(stack, "4601", 16)
+        wait_for(
+            lambda: sum(stack.state(r) is State.DELIVERED for r in ids) >= 2,
+            timeout=60,
+            message="a few deliveries done",
+        )
+        in_flight = [r for r in ids if stack.state(r) is State.DELIVERING]
+        stack.processes["worker"].kill()  # SIGKILL to the worker and its pool children
+        stack.start_process(
+            "worker-replacement", ["worker", "--pool", "prefork", "--concurrency", "2"]
+        )
+        stack.wait_for_states(ids, {State.DELIVERED}, timeout=120)
+        stored_once(stack, "bergen", ids)
+        assert in_flight, "the kill should have caught deliveries in flight"
+
+
+def test_fiks_io_receipts_decide_the_outcome(
+    tmp_path: Path, postgres_url: str, broker: Broker
+) -> None:
+    recipients = (
+        RecipientSpec("fiks", ("4601",), vendor="fiks-io"),
+        RecipientSpec(
+            "fiks-refusing",
+            ("0301",),
+            vendor="fiks-io",
+            sandbox_args=("--reject-kommunenummer", "0301"),
+        ),
+        RecipientSpec(
+            "fiks-silent",
+            ("5001",),
+            vendor="fiks-io",
+            sandbox_args=("--silent-attempts", "1"),
+            delivery={"receipt_deadline_seconds": 3},
+        ),
+    )
+    with start(tmp_path, postgres_url, broker, recipients) as stack:
+        stored = stack.submit(submission(PRIVAT_V2, kommunenummer="4601"))
+        refused = stack.submit(submission(PRIVAT_V2, kommunenummer="0301"))
+        silent = stack.submit(submission(PRIVAT_V2, kommunenummer="5001"))
+
+        stack.wait_for_states([stored, silent], {State.DELIVERED}, timeout=90)
+        stack.wait_for_states([refused], {State.DEAD_LETTERED})
+
+        delivered = stack.history(stored)[-1]
+        assert delivered.actor == "receipts"
+        assert delivered.detail is not None
+        assert delivered.detail["saksreferanse"].startswith("SAK-")
+        assert (
+            stack.history(refused)[-1].reason
+            == "feilet: kommunenummer 0301 is not served by this case system (simulated)"
+        )
+        silent_reasons = [t.reason for t in stack.history(silent)]
+        assert "no receipt within 3 s" in silent_reasons
+        stored_once(stack, "fiks", [stored])
+        stored_once(stack, "fiks-silent", [silent])
