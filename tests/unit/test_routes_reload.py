@@ -62,3 +62,18 @@ def test_a_file_the_processes_would_refuse_exits_1_untouched(
     assert json.loads(output)["ok"] is False
     assert problem in json.loads(output)["error"]
     assert path.stat().st_mtime == LONG_AGO
+
+
+FIKS_IO = "  - {id: finnmark, name: F, serves: ['5601'], vendor: fiks-io, endpoint: '%s'}\n"
+
+
+def test_fiks_io_recipients_are_checked_without_a_broker(path: Path) -> None:
+    path.write_text(ROUTES + FIKS_IO % "fiksio://konto-finnmark", "utf-8")
+    status, output = reload()
+    assert status == 0, output
+    assert "valid, 2 recipients" in output
+
+    path.write_text(ROUTES + FIKS_IO % "http://127.0.0.1:9", "utf-8")
+    status, output = reload()
+    assert status == 1
+    assert "recipient finnmark: a fiks-io endpoint looks like fiksio://" in output
