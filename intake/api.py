@@ -1,14 +1,14 @@
 """The intake HTTP API for portal backends, per `spec/intake-api.md`.
 
-Handlers parse and check the request, call the intake service inside a unit of work, and
-translate the result. A 202 is sent only after the report is committed.
+Handlers check the request, call the intake service inside a unit of work, and translate
+the result. A 202 is sent only after the report is committed. Every answer other than 2xx
+is `application/problem+json`.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
-import re
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,18 +23,26 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from intake.parsing import canonical_bytes, parse_json_object
+from intake.openapi import openapi_document
 from intake.problems import Problem
-from intake.service import Accepted, Submission, accept_report, request_fingerprint
-from intake.validation import validate_submission
+from intake.request_checks import (
+    authenticate,
+    check_content_type,
+    idempotency_key,
+    read_body,
+    single_headers,
+)
+from intake.schemas import check_all_schemas
+from intake.service import Accepted, accept_report, submission_from_body
 from ledger.clock import rfc3339, utc_now
 from ledger.database import is_unavailable
 from ledger.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,200}$")
 DATABASE_ERRORS = (DBAPIError, PoolTimeout)
+TITLE = "bekymring-relay intake"
+DESCRIPTION = "Portal backends submit child-welfare concern reports here (contract version 1)."
 
 
 @dataclass(frozen=True)
@@ -43,75 +51,7 @@ class IntakeConfig:
     tokens: Mapping[str, str]  # token -> client id
     max_body_bytes: int
     now: Callable[[], datetime] = utc_now
-
-
-def _unauthorised(detail: str) -> Problem:
-    return Problem(
-        401,
-        "unauthorised",
-        "Missing or unknown bearer token",
-        detail,
-        headers={"WWW-Authenticate": 'Bearer realm="bekymring-relay"'},
-    )
-
-
-def authenticate(authorization: str | None, tokens: Mapping[str, str]) -> str:
-    """The client id for a bearer token, compared in constant time against every token."""
-    if not authorization:
-        raise _unauthorised("send Authorization: Bearer <token>")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorised("the Authorization header must use the Bearer scheme")
-    given = token.strip().encode("utf-8", "surrogateescape")
-    client: str | None = None
-    for known, known_client in tokens.items():
-        if hmac.compare_digest(known.encode("utf-8"), given):
-            client = known_client
-    if client is None:
-        raise _unauthorised("the token is not known")
-    return client
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """Read the body, refusing it as soon as it passes `limit` bytes."""
-    too_large = Problem(
-        413, "body-too-large", "The body is too large", f"the limit is {limit} bytes"
-    )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _check_content_type(value: str | None) -> None:
-    media_type = (value or "").split(";")[0].strip().lower()
-    if media_type != "application/json":
-        raise Problem(
-            415,
-            "unsupported-media-type",
-            "Content-Type must be application/json",
-            f"got {media_type or 'no Content-Type'}",
-        )
-
-
-def _idempotency_key(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not IDEMPOTENCY_KEY.match(value):
-        raise Problem(
-            400,
-            "invalid-idempotency-key",
-            "Invalid Idempotency-Key",
-            "an Idempotency-Key is 1 to 200 printable ASCII characters",
-        )
-    return value
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4())
 
 
 def accepted_body(accepted: Accepted) -> dict[str, str]:
@@ -119,47 +59,27 @@ def accepted_body(accepted: Accepted) -> dict[str, str]:
 
 
 def create_intake_app(config: IntakeConfig) -> FastAPI:
-    app = FastAPI(
-        title="bekymring-relay intake",
-        version="1",
-        description="Portal backends submit child-welfare concern reports here.",
-    )
-
-    @app.exception_handler(Problem)
-    async def _problem(_request: Request, problem: Problem) -> JSONResponse:
-        return problem.response()
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
-        return Problem(error.status_code, slug, str(error.detail), str(error.detail)).response()
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
-        return Problem(400, "bad-request", "Bad request", "the request is malformed").response()
+    check_all_schemas()
+    app = FastAPI(title=TITLE, version="1", description=DESCRIPTION)
+    document = openapi_document(TITLE, "1", DESCRIPTION)
+    app.openapi = lambda: document  # type: ignore[method-assign]  # FastAPI's documented way
+    _answer_problems(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         await run_in_threadpool(_ping, config)
         return JSONResponse({"status": "ok"})
 
-    @app.post("/v1/reports", status_code=202)
+    @app.post("/v1/reports")
     async def submit(request: Request) -> JSONResponse:
+        single_headers(request)
         client_id = authenticate(request.headers.get("authorization"), config.tokens)
-        _check_content_type(request.headers.get("content-type"))
-        key = _idempotency_key(request.headers.get("idempotency-key"))
-        body = parse_json_object(await read_body(request, config.max_body_bytes))
-        valid = validate_submission(body)
-        submission = Submission(
-            client_id=client_id,
-            meldingstype=valid.meldingstype,
-            kommunenummer=valid.kommunenummer,
-            bydelsnummer=valid.bydelsnummer,
-            document=canonical_bytes(valid.document),
-            request_sha256=request_fingerprint(body),
-            idempotency_key=key,
+        check_content_type(
+            request.headers.get("content-type"), request.headers.get("content-encoding")
         )
-        accepted = await run_in_threadpool(_accept, config, submission)
+        key = idempotency_key(request.headers.get("idempotency-key"))
+        raw = await read_body(request, config.max_body_bytes)
+        accepted = await run_in_threadpool(_submit, config, client_id, key, raw)
         if not accepted.replay:
             log.info("accepted report %s from client %s", accepted.id, client_id)
         return JSONResponse(
@@ -179,9 +99,39 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
     return app
 
 
-def _accept(config: IntakeConfig, submission: Submission) -> Accepted:
+def _answer_problems(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_request: Request, problem: Problem) -> JSONResponse:
+        return problem.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+        detail = str(error.detail)
+        return Problem(
+            error.status_code, slug, detail, detail, headers=dict(error.headers or {})
+        ).response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, _error: RequestValidationError) -> JSONResponse:
+        return Problem(400, "bad-request", "Bad request", "the request is malformed").response()
+
+    @app.exception_handler(Exception)
+    async def _bug(_request: Request, error: Exception) -> JSONResponse:
+        """A bug. Logged by type only: its message might quote a report."""
+        log.error("unexpected %s while answering a request", type(error).__name__)
+        return Problem(
+            500,
+            "internal-error",
+            "Internal error",
+            "the report may not be stored; send it again with the same Idempotency-Key",
+        ).response()
+
+
+def _submit(config: IntakeConfig, client_id: str, key: str | None, raw: bytes) -> Accepted:
+    submission = submission_from_body(client_id, key, raw)
     with ledger_errors_as_503():
-        return accept_report(config.uow_factory, submission, now=config.now)
+        return accept_report(config.uow_factory, submission, now=config.now, new_id=config.new_id)
 
 
 def _ping(config: IntakeConfig) -> None:

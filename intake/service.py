@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,9 +13,13 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from intake.parsing import canonical_bytes, parse_json_object
 from intake.problems import Problem
+from intake.validation import validate_submission
 from ledger.records import ROUTE, NewReport
 from ledger.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 INTAKE = "intake"
 
@@ -28,6 +33,7 @@ class Submission:
     document: bytes
     request_sha256: str
     idempotency_key: str | None
+    sendingstidspunkt: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,22 @@ def request_fingerprint(body: dict[str, Any]) -> str:
     """Same JSON content, same fingerprint, whatever the key order or whitespace."""
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def submission_from_body(client_id: str, idempotency_key: str | None, raw: bytes) -> Submission:
+    """Parse and check a request body. Raises `Problem` (400, 422). Pure."""
+    body = parse_json_object(raw)
+    valid = validate_submission(body)
+    return Submission(
+        client_id=client_id,
+        meldingstype=valid.meldingstype,
+        kommunenummer=valid.kommunenummer,
+        bydelsnummer=valid.bydelsnummer,
+        document=canonical_bytes(valid.document),
+        request_sha256=request_fingerprint(body),
+        idempotency_key=idempotency_key,
+        sendingstidspunkt=valid.sendingstidspunkt,
+    )
 
 
 def idempotency_conflict() -> Problem:
@@ -66,6 +88,7 @@ def accept_report(
         # A concurrent request with the same key committed first; answer as it did.
         if submission.idempotency_key is None:
             raise
+        log.info("a concurrent request with the same Idempotency-Key committed first")
         return _accept_once(uow_factory(), submission, now=now, new_id=new_id)
 
 
@@ -96,6 +119,7 @@ def _accept_once(
                 submitted_kommunenummer=submission.kommunenummer,
                 submitted_bydelsnummer=submission.bydelsnummer,
                 received_at=received_at,
+                sendingstidspunkt=submission.sendingstidspunkt,
             ),
             submission.document,
             actor=f"{INTAKE}:{submission.client_id}",

@@ -47,6 +47,7 @@ class Report:
     receipt_due_at: datetime | None = None
     state_reason: str | None = None
     state_kind: str | None = None
+    missing_count: int = 0
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Report:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, select, update
 
 from ledger import schema
 from ledger.chain import GENESIS, link_hash
-from ledger.lifecycle import State, check_transition
+from ledger.lifecycle import STORED, State, check_transition
 from ledger.records import Dispatch, NewReport, OutboxMessage, Report, Transition
 
 
@@ -45,6 +45,7 @@ class Ledger:
                 sendingstidspunkt=new.sendingstidspunkt,
                 updated_at=new.received_at,
                 attempts=0,
+                missing_count=0,
                 last_sequence=0,
                 last_hash=GENESIS,
             )
@@ -225,6 +226,29 @@ class Ledger:
                 .limit(limit)
             ).scalars()
         )
+
+    def stored_since(self, recipient: str, since: datetime) -> list[str]:
+        """Ids the ledger calls DELIVERED or VERIFIED at `recipient`, received since `since`."""
+        return list(
+            self._db.execute(
+                select(schema.reports.c.id)
+                .where(schema.reports.c.recipient == recipient)
+                .where(schema.reports.c.state.in_([s.value for s in STORED]))
+                .where(schema.reports.c.received_at >= since)
+            ).scalars()
+        )
+
+    def unverified_since(self, cutoff: datetime, *, limit: int = 10_000) -> list[Report]:
+        """Reports received before `cutoff` that are neither VERIFIED nor resolved by hand."""
+        done = [State.VERIFIED.value, State.RESOLVED_MANUALLY.value]
+        rows = self._db.execute(
+            select(schema.reports)
+            .where(schema.reports.c.state.not_in(done))
+            .where(schema.reports.c.received_at <= cutoff)
+            .order_by(schema.reports.c.received_at)
+            .limit(limit)
+        ).mappings()
+        return [Report.from_row(row) for row in rows]
 
     def past_due(self, state: State, column: str, now: datetime, *, limit: int = 500) -> list[str]:
         """Ids of reports in `state` whose deadline `column` (a UTC time) has passed."""

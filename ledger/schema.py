@@ -85,6 +85,7 @@ reports = Table(
     Column("receipt_due_at", UTCDateTime()),  # AWAITING_RECEIPT: the receipt deadline
     Column("state_reason", Text),  # why the report is in its state (HELD, DEAD_LETTERED, …)
     Column("state_kind", String(40)),  # a machine-readable kind of that reason
+    Column("missing_count", Integer, nullable=False, default=0),  # times found not stored
     Index(None, "state", "updated_at"),
     Index(None, "recipient", "state"),
     Index(None, "client_id", "received_at"),
@@ -150,4 +151,21 @@ recipient_health = Table(
     Column("last_success_at", UTCDateTime()),
     Column("last_failure_at", UTCDateTime()),
     Column("last_error", Text),
+)
+
+# Alerts for people: one per report and kind (held, dead-lettered, overdue, …), sent to
+# the alert webhook until it answers 2xx.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("report_id", String(36), ForeignKey("reports.id"), primary_key=True),
+    Column("kind", String(40), primary_key=True),
+    Column("recipient", String(100)),
+    Column("state", String(32), nullable=False),
+    Column("reason", Text),
+    Column("raised_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    Column("send_attempts", Integer, nullable=False, default=0),
+    Column("next_send_at", UTCDateTime()),
+    Index(None, "sent_at", "next_send_at"),
 )

@@ -11,6 +11,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from ledger.alerts import AlertStore
 from ledger.health import HealthStore
 from ledger.repository import Ledger
 
@@ -22,6 +23,7 @@ class UnitOfWork:
         self._transaction: RootTransaction | None = None
         self._ledger: Ledger | None = None
         self._health: HealthStore | None = None
+        self._alerts: AlertStore | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -35,11 +37,18 @@ class UnitOfWork:
             raise RuntimeError("the unit of work is not open; use it in a with-block")
         return self._health
 
+    @property
+    def alerts(self) -> AlertStore:
+        if self._alerts is None:
+            raise RuntimeError("the unit of work is not open; use it in a with-block")
+        return self._alerts
+
     def __enter__(self) -> UnitOfWork:
         self._connection = self._engine.connect()
         self._transaction = self._connection.begin()
         self._ledger = Ledger(self._connection)
         self._health = HealthStore(self._connection)
+        self._alerts = AlertStore(self._connection)
         return self
 
     def __exit__(
@@ -57,6 +66,7 @@ class UnitOfWork:
             self._connection = self._transaction = None
             self._ledger = None
             self._health = None
+            self._alerts = None
 
     def commit(self) -> None:
         if self._transaction is None:

@@ -123,6 +123,11 @@ class Container:
             fiksio_ttl_seconds=self.settings.fiksio_ttl_seconds,
         )
 
+    def overdue_after(self, recipient_id: str | None) -> float:
+        recipient = self.routes.recipients.get(recipient_id) if recipient_id else None
+        override = recipient.delivery.overdue_after_seconds if recipient else None
+        return override or self.settings.overdue_after_seconds
+
     def receipt_mode_for(self, recipient_id: str) -> str:
         recipient = self.routes.recipients.get(recipient_id)
         return recipient.receipt if recipient else "strict"

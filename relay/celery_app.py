@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from celery import Celery
+from kombu.entity import Exchange, Queue
 from sqlalchemy.exc import OperationalError
 
 from deliverers.registry import VENDORS
@@ -27,6 +28,17 @@ ROUTE_QUEUE = "route"
 
 def worker_queues() -> list[str]:
     return [ROUTE_QUEUE, *(f"deliver.{vendor}" for vendor in sorted(VENDORS))]
+
+
+def task_queues(broker_url: str) -> list[Queue]:
+    """Durable queues on the default exchange: a message is routed by the queue's name alone,
+    so it arrives even after the broker lost its bindings (a Redis FLUSHALL, a failover).
+    On RabbitMQ they are quorum queues (replicated, with publisher confirms)."""
+    arguments = {"x-queue-type": "quorum"} if broker_url.startswith(("amqp", "pyamqp")) else None
+    return [
+        Queue(name, Exchange(""), routing_key=name, durable=True, queue_arguments=arguments)
+        for name in worker_queues()
+    ]
 
 
 class RelayCelery(Celery):  # type: ignore[misc]
@@ -68,6 +80,7 @@ def create_celery(settings: Settings) -> RelayCelery:
         task_serializer="json",
         accept_content=["json"],
         task_default_queue=ROUTE_QUEUE,
+        task_queues=task_queues(settings.broker_url),
         task_create_missing_queues=True,
         task_time_limit=TASK_TIME_LIMIT_SECONDS,
         task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 15,

@@ -12,6 +12,7 @@ import click
 from ledger.clock import rfc3339
 from relay.bootstrap import bootstrap
 from relay.cli_dlq import dlq
+from relay.cli_proof import overdue_command, recipients, reconcile_command
 from relay.cli_routes import held, routes
 from relay.cli_sandbox import sandbox
 from relay.cli_support import configure_logging, settings_and_logging, startup_errors
@@ -84,24 +85,22 @@ def worker(concurrency: int | None, pool: str, queues: str | None) -> None:
 @startup_errors
 def scheduler() -> None:
     """The outbox relay and the periodic jobs (one or more per deployment)."""
+    from relay.background import Background
     from relay.celery_app import create_celery
-    from relay.scheduler import Scheduler
-    from relay.wiring import CeleryPublisher, scheduler_jobs, start_receipt_listener
 
     settings = settings_and_logging()
     container = bootstrap(settings)
     celery = create_celery(settings)
     celery.use_container(container)
-    scheduler = Scheduler(scheduler_jobs(container, CeleryPublisher(celery)))
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop.set())
-    receipts, receipts_thread = start_receipt_listener(container)
+    background = Background(container, celery)
+    signal.signal(signal.SIGTERM, lambda *_: background.stop_event.set())
+    background.start()
     try:
-        scheduler.run_forever()
+        background.stop_event.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        receipts.should_stop = True
-        receipts_thread.join(timeout=10)
+        background.stop()
         container.close()
 
 
@@ -192,5 +191,8 @@ def demo(reports: int, timeout: float, faults: bool) -> None:
 
 main.add_command(sandbox)
 main.add_command(dlq)
+main.add_command(reconcile_command)
+main.add_command(overdue_command)
+main.add_command(recipients)
 main.add_command(routes)
 main.add_command(held)

@@ -26,6 +26,12 @@ from deliverers.sandbox.store import SandboxStore
 @click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Share answered 503.")
 @click.option("--latency", type=click.FloatRange(0), default=0.0, help="Seconds before answering.")
 @click.option("--store-then-fail-rate", type=click.FloatRange(0, 1), default=0.0)
+@click.option(
+    "--drop-rate", type=click.FloatRange(0, 1), default=0.0, help="Ack but store nothing."
+)
+@click.option(
+    "--damage-rate", type=click.FloatRange(0, 1), default=0.0, help="Store a damaged copy."
+)
 @click.option("--reject-kommunenummer", multiple=True, help="Refuse reports for this number.")
 @click.option(
     "--silent-attempts",
@@ -46,6 +52,8 @@ def sandbox(
     error_rate: float,
     latency: float,
     store_then_fail_rate: float,
+    drop_rate: float,
+    damage_rate: float,
     reject_kommunenummer: tuple[str, ...],
     silent_attempts: int,
     seed: int | None,
@@ -60,6 +68,8 @@ def sandbox(
         error_rate=error_rate,
         latency_seconds=latency,
         store_then_fail_rate=store_then_fail_rate,
+        drop_rate=drop_rate,
+        damage_rate=damage_rate,
         reject_kommunenummer=frozenset(reject_kommunenummer),
         silent_attempts=silent_attempts,
         seed=seed,

@@ -8,6 +8,7 @@ stored exactly once, with the content that was submitted, at the recipient it wa
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -17,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,7 @@ from relay.demo_scenario import (
 )
 from relay.servers import ServerThread, bind
 
-FINAL = {"DELIVERED", "VERIFIED", "DEAD_LETTERED", "HELD", "RESOLVED_MANUALLY"}
-DELIVERED = {"DELIVERED", "VERIFIED"}
+FINAL = {"VERIFIED", "DEAD_LETTERED", "HELD", "RESOLVED_MANUALLY"}
 HTTP_THREADS = 8
 
 
@@ -56,6 +56,16 @@ class Tracked:
     status: str = "RECEIVED"
     recipient: str | None = None
     final_at: float | None = None
+    history: list[dict[str, str]] = field(default_factory=list)
+
+    def detections(self) -> list[float]:
+        """Seconds from each false receipt (DELIVERED) to its discovery (MISSING)."""
+        found = []
+        for before, after in itertools.pairwise(self.history):
+            if before["status"] == "DELIVERED" and after["status"] == "MISSING":
+                delivered = datetime.fromisoformat(before["at"])
+                found.append((datetime.fromisoformat(after["at"]) - delivered).total_seconds())
+        return found
 
 
 class CaseSystem:
@@ -97,7 +107,7 @@ def demo_faults(enabled: bool) -> tuple[list[Faults], str | None]:
         return [Faults() for _ in range(CASE_SYSTEMS)], None
     plans = [
         Faults(error_rate=0.25, latency_seconds=0.05, seed=1),
-        Faults(store_then_fail_rate=0.3, seed=2),
+        Faults(drop_rate=0.3, store_then_fail_rate=0.2, seed=2),  # the 2020-2023 bug
         Faults(seed=3),
     ]
     refused = RECIPIENTS[-1]
@@ -150,6 +160,7 @@ def run_demo(*, reports: int, timeout: float, faults: bool = False) -> int:
         "RELAY_ROUTES_FILE": str(routes_file),
         "RELAY_INTAKE_TOKENS": f"demo-portal:{token}",
         "RELAY_RETRY_BASE_SECONDS": "0.5",
+        "RELAY_VERIFY_DELAY_SECONDS": "1",
         "RELAY_BREAKER_FAILURES": "3",
         "RELAY_BREAKER_OPEN_SECONDS": "2",
         "RELAY_LOG_LEVEL": "INFO",
@@ -159,7 +170,8 @@ def run_demo(*, reports: int, timeout: float, faults: bool = False) -> int:
     if faults:
         console.print(
             "faults: case system 1 answers 503 to 25% and goes down for 6 s; case system 2 "
-            f"stores, then fails 30%; every report for {refused} is refused"
+            "acknowledges 30% with a valid-looking receipt and stores nothing (the 2020-2023 "
+            f"bug), and stores, then fails 20%; every report for {refused} is refused"
         )
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(  # noqa: S603 - our own command
@@ -227,6 +239,7 @@ def submit_and_follow(
             still = []
             for item, view in zip(pending, views, strict=True):
                 item.status, item.recipient = view["status"], view["recipient"]
+                item.history = view["history"]
                 if item.status in FINAL:
                     item.final_at = time.monotonic()
                     progress.advance(settled)
@@ -261,10 +274,25 @@ def report_results(console: Console, tracked: list[Tracked], case_systems: list[
     proven = proven_stored(tracked, case_systems)
     table = Table(
         title="Reports per recipient",
-        caption="proven: stored once at the right recipient, same content, same sha256",
+        caption=(
+            "verified: read back from the case system; proven: stored once at the right "
+            "recipient, same content and sha256; caught: acknowledged, not stored, found"
+        ),
     )
-    for column in ("recipient", "submitted", "delivered", "held", "dead", "open", "proven", "s"):
+    columns = (
+        "recipient",
+        "submitted",
+        "verified",
+        "held",
+        "dead",
+        "open",
+        "proven",
+        "caught",
+        "s",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column == "recipient" else "right")
+    detections = [seconds for item in tracked for seconds in item.detections()]
     everything_delivered = True
     for recipient in RECIPIENTS:
         mine = [item for item in tracked if item.report.recipient == recipient.id]
@@ -272,7 +300,7 @@ def report_results(console: Console, tracked: list[Tracked], case_systems: list[
             continue
         states = Counter(item.status for item in mine)
         delivered = sum(
-            1 for item in mine if item.status in DELIVERED and item.recipient == recipient.id
+            1 for item in mine if item.status == "VERIFIED" and item.recipient == recipient.id
         )
         finished = [item.final_at - item.submitted_at for item in mine if item.final_at]
         deliverable = sum(1 for item in mine if item.expected == "delivered")
@@ -289,12 +317,18 @@ def report_results(console: Console, tracked: list[Tracked], case_systems: list[
             str(states["DEAD_LETTERED"]),
             str(sum(1 for item in mine if item.status not in FINAL)),
             f"{proven[recipient.id]}" + ("" if ok else " [red]✗[/]"),
+            str(sum(1 for item in mine if item.detections())),
             f"{max(finished):.1f}" if finished else "-",
         )
     console.print(table)
+    if detections:
+        console.print(
+            f"Acknowledged but not stored: {len(detections)} times caught by read-back and "
+            f"delivered again; longest from false receipt to detection {max(detections):.1f} s."
+        )
     if everything_delivered:
         console.print(
-            "[green]Every deliverable report was delivered and is stored exactly once; "
+            "[green]Every deliverable report was delivered, verified and is stored exactly once; "
             "every refused one is dead-lettered with its reason.[/]"
         )
         return 0

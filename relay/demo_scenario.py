@@ -73,6 +73,9 @@ SHOWCASE = [
     ("1201", "02"),  # Bergen before 2020, Bergenhus
     ("0301", "01"),
     ("0219", NO_BYDEL),  # Bærum before 2020 (3201 today)
+    # Alta before 2020 (5403, then 5601). `relay demo --faults` refuses the last recipient
+    # (Finnmark), so one of the first reports goes there.
+    ("2012", NO_BYDEL),
     ("5401", NO_BYDEL),  # Tromsø 2020–2023 (5501 today)
     ("4601", "05"),
     ("3324", NO_BYDEL),  # Gol, served by Hallingdal

@@ -7,13 +7,12 @@ run in threads beside it and stop when it stops.
 from __future__ import annotations
 
 import logging
-import threading
 
+from relay.background import Background
 from relay.bootstrap import Container
 from relay.celery_app import create_celery, worker_queues
-from relay.scheduler import Scheduler
 from relay.servers import ServerThread, bind
-from relay.wiring import CeleryPublisher, intake_app, scheduler_jobs, start_receipt_listener
+from relay.wiring import intake_app
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +21,16 @@ def run_embedded(container: Container, host: str, port: int) -> None:
     settings = container.settings
     celery = create_celery(settings)
     celery.use_container(container)
-    scheduler = Scheduler(scheduler_jobs(container, CeleryPublisher(celery)))
-    scheduler_thread = threading.Thread(target=scheduler.run_forever, daemon=True, name="scheduler")
+    background = Background(container, celery)
     api = ServerThread(intake_app(container), bind(host, port), log_level="info")
     api.start()
-    scheduler_thread.start()
-    receipts, receipts_thread = start_receipt_listener(container)
+    background.start()
     log.info("intake API listening on %s", api.url)
     try:
         celery.worker_main(worker_argv(settings.worker_concurrency, pool="threads"))
     finally:
-        scheduler.stop.set()
-        receipts.should_stop = True
+        background.stop()
         api.stop()
-        scheduler_thread.join(timeout=10)
-        receipts_thread.join(timeout=10)
         container.close()
 
 

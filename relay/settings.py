@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=90, gt=0)
     receipt_deadline_seconds: float = Field(default=3600, gt=0)
     sweep_after_seconds: float = Field(default=600, gt=0)
+    reconcile_interval_seconds: float = Field(default=900, gt=0)
+    reconcile_window_seconds: float = Field(default=7 * 24 * 3600, gt=0)
+    overdue_after_seconds: float = Field(default=3600, gt=0)
+    alert_webhook_url: str | None = None
     fiksio_konto: str = Field(default="relay", pattern=r"^[A-Za-z0-9._-]+$")
     fiksio_ttl_seconds: int = Field(default=24 * 3600, gt=0)
 

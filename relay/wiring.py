@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from fastapi import FastAPI
 
 from deliverers.fiks_io import konto_queue
@@ -21,6 +19,7 @@ from relay.jobs import (
     release_due_retries,
     sweep_stalled,
 )
+from relay.proof_jobs import raise_alerts, reconcile, send_alerts, verify_delivered
 from relay.receipts import ReceiptListener
 from relay.scheduler import Periodic
 
@@ -109,8 +108,16 @@ def receipt_listener(container: Container) -> ReceiptListener:
     return ReceiptListener(connection, konto_queue(settings.fiksio_konto), handle)
 
 
-def start_receipt_listener(container: Container) -> tuple[ReceiptListener, threading.Thread]:
-    listener = receipt_listener(container)
-    thread = threading.Thread(target=listener.run, daemon=True, name="receipts")
-    thread.start()
-    return listener, thread
+def proof_jobs(container: Container) -> list[Periodic]:
+    settings = container.settings
+    tick = settings.scheduler_tick_seconds
+    return [
+        Periodic("read-back", tick, lambda: verify_delivered(container)),
+        Periodic(
+            "reconcile",
+            settings.reconcile_interval_seconds,
+            lambda: sum(len(result.missing) for result in reconcile(container)),
+        ),
+        Periodic("alerts", tick * 5, lambda: raise_alerts(container)),
+        Periodic("alert-webhook", tick * 2, lambda: send_alerts(container)),
+    ]

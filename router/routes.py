@@ -52,6 +52,7 @@ class DeliveryOverrides(BaseModel):
     breaker: BreakerOverrides = Field(default_factory=BreakerOverrides)
     max_concurrent: int | None = Field(default=None, ge=1)
     receipt_deadline_seconds: float | None = Field(default=None, gt=0)
+    overdue_after_seconds: float | None = Field(default=None, gt=0)
 
 
 class RecipientEntry(BaseModel):

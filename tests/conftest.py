@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -127,3 +128,49 @@ def broker(request: pytest.FixtureRequest) -> Broker:
         redis = request.getfixturevalue("redis_broker")
         return Broker(redis.url, redis.prefix)
     return Broker(request.getfixturevalue("amqp_url"))
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[str]:
+    """A Redis server of this test's own, for tests that FLUSHALL (a lost broker)."""
+    import shutil
+    import subprocess
+
+    from tests.support.processes import free_port, wait_for
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        missing("redis-server", "the binary is not on PATH (needed to flush a private broker)")
+    assert binary is not None
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def answers() -> bool:
+        try:
+            return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    wait_for(answers, timeout=20, message="private redis-server up")
+    yield url
+    process.terminate()
+    process.wait(timeout=10)

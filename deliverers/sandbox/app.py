@@ -8,7 +8,6 @@ tests and the demo what it stored; a real case system has no such endpoints.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 import time
@@ -22,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from deliverers.rest_json import signature
 from deliverers.sandbox.faults import Faults
+from deliverers.sandbox.receive import problem, receive
 from deliverers.sandbox.store import SandboxStore
 
 CLOCK_SKEW_SECONDS = 300
@@ -43,12 +43,11 @@ class SandboxConfig:
         return self.secret.get(recipient) if isinstance(recipient, str) else None
 
 
+PROBLEM_JSON = "application/problem+json"
+
+
 def _problem(status: int, title: str) -> JSONResponse:
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status},
-        status_code=status,
-        media_type="application/problem+json",
-    )
+    return JSONResponse(problem(status, title), status_code=status, media_type=PROBLEM_JSON)
 
 
 def _utc_iso(value: str) -> str:
@@ -95,23 +94,18 @@ def create_sandbox_app(config: SandboxConfig, store: SandboxStore | None = None)
             return _problem(400, "Idempotency-Key must equal the body's id")
         if faults.latency_seconds:
             await asyncio.sleep(faults.latency_seconds)
-        refusal = faults.refusal(document["mottaker"])
-        if refusal:
-            store.record_post(report_id, 422, now)
-            return _problem(422, refusal)
-        if faults.happens(faults.error_rate):
-            store.record_post(report_id, 503, now)
-            return _problem(503, "temporarily unavailable (simulated)")
-        digest = hashlib.sha256(body).hexdigest()
-        stored, created = store.store(report_id, digest, body, mottatt, now)
-        if faults.happens(faults.store_then_fail_rate):
-            store.record_post(report_id, 500, now)
-            return _problem(500, "stored, then failed before answering (simulated)")
-        status = 201 if created else 200
-        store.record_post(report_id, status, now)
-        return JSONResponse(
-            {"saksreferanse": stored.saksreferanse, "sha256": stored.sha256}, status_code=status
+        answer = receive(
+            store,
+            faults,
+            report_id=report_id,
+            body=body,
+            mottatt=mottatt,
+            mottaker=document["mottaker"],
+            now=now,
         )
+        store.record_post(report_id, answer.status, now, answer.note)
+        media_type = PROBLEM_JSON if answer.status >= 400 else "application/json"
+        return JSONResponse(answer.body, status_code=answer.status, media_type=media_type)
 
     @app.get("/bekymringsmeldinger/{report_id}")
     def read_back(report_id: str, request: Request) -> Response:
@@ -149,6 +143,18 @@ def create_sandbox_app(config: SandboxConfig, store: SandboxStore | None = None)
                 for item in store.all()
             ]
         )
+
+    @app.delete("/_sandbox/reports/{report_id}")
+    def lose(report_id: str) -> Response:
+        """Lose a stored report, as a broken case system would (for reconciliation tests)."""
+        if not store.forget(report_id):
+            return _problem(404, "not stored here")
+        return Response(status_code=204)
+
+    @app.get("/_sandbox/posts")
+    def posts() -> Response:
+        """Every delivery attempt received: id, status answered, and the fault behind it."""
+        return JSONResponse(store.posts())
 
     @app.get("/_sandbox/faults")
     def get_faults() -> Response:

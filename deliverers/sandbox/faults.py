@@ -11,6 +11,8 @@ class Faults:
     error_rate: float = 0.0  # answer 503 without storing
     latency_seconds: float = 0.0  # wait this long before answering
     store_then_fail_rate: float = 0.0  # store, then answer 500 (the ambiguous outcome)
+    drop_rate: float = 0.0  # the 2020-2023 bug: answer 201 with a valid receipt, store nothing
+    damage_rate: float = 0.0  # answer with the right hash, but store a damaged copy
     reject_kommunenummer: frozenset[str] = frozenset()  # refuse: 422 (rest-json) / feilet
     reject_recipients: frozenset[str] = frozenset()  # refuse everything for these recipients
     silent_attempts: int = 0  # fiks-io: store but send no receipt for a report's first N
@@ -37,6 +39,8 @@ class Faults:
             "error_rate": self.error_rate,
             "latency_seconds": self.latency_seconds,
             "store_then_fail_rate": self.store_then_fail_rate,
+            "drop_rate": self.drop_rate,
+            "damage_rate": self.damage_rate,
             "reject_kommunenummer": sorted(self.reject_kommunenummer),
             "reject_recipients": sorted(self.reject_recipients),
             "silent_attempts": self.silent_attempts,
@@ -49,7 +53,13 @@ class Faults:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise ValueError(f"{name} must be a list of strings")
                 setattr(self, name, frozenset(value))
-            elif name in ("error_rate", "latency_seconds", "store_then_fail_rate"):
+            elif name in (
+                "error_rate",
+                "latency_seconds",
+                "store_then_fail_rate",
+                "drop_rate",
+                "damage_rate",
+            ):
                 if not isinstance(value, int | float) or value < 0:
                     raise ValueError(f"{name} must be a number >= 0")
                 setattr(self, name, float(value))

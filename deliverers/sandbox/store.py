@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS stored (
 CREATE TABLE IF NOT EXISTS posts (
     id TEXT NOT NULL,
     status INTEGER NOT NULL,
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
 );
 """
 
@@ -57,11 +58,25 @@ class SandboxStore:
             )
             return StoredReport(report_id, reference, sha256, mottatt), True
 
-    def record_post(self, report_id: str, status: int, now: datetime) -> None:
+    def record_post(self, report_id: str, status: int, now: datetime, note: str = "") -> None:
         with self._lock:
             self._db.execute(
-                "INSERT INTO posts VALUES (?, ?, ?)", (report_id, status, now.isoformat())
+                "INSERT INTO posts VALUES (?, ?, ?, ?)", (report_id, status, now.isoformat(), note)
             )
+
+    def posted(self, report_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM posts WHERE id = ? LIMIT 1", (report_id,)
+            ).fetchone()
+        return row is not None
+
+    def posts(self) -> list[dict[str, object]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, status, at, note FROM posts ORDER BY rowid"
+            ).fetchall()
+        return [{"id": r[0], "status": r[1], "at": r[2], "note": r[3]} for r in rows]
 
     def get(self, report_id: str) -> StoredReport | None:
         with self._lock:

@@ -48,7 +48,7 @@ def test_every_report_is_stored_exactly_once_with_the_hash_of_the_bytes_sent(sta
         body = submission(meldingstype, kommunenummer=kommunenummer, text=f"{CANARY} {number}")
         sent[stack.submit(body, key=f"e2e-{number}")] = body
 
-    stack.wait_for_states(list(sent), {State.DELIVERED})
+    stack.wait_for_states(list(sent), {State.VERIFIED})
 
     stored = {name: sandbox.stored() for name, sandbox in stack.sandboxes.items()}
     every_stored_id = Counter(entry["id"] for entries in stored.values() for entry in entries)

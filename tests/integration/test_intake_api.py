@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -110,13 +112,68 @@ def test_bad_requests_get_a_problem_and_store_nothing(
 
 
 def test_an_invalid_document_names_each_failing_field(client: TestClient) -> None:
-    body = submission(PRIVAT_V2)
+    body = submission(PRIVAT_V2, text="Kanarifugl Testesen")
     body["bekymringsmelding"]["kommunenummer"] = "46O1"
+    body["bekymringsmelding"]["privatBarn"][0]["adresse"]["adresselinje1"] = 17
+    del body["bekymringsmelding"]["privatMelder"]["personnavn"]
+    body["vedlegg"] = []
+    response = client.post("/v1/reports", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {
+            "pointer": "/bekymringsmelding/kommunenummer",
+            "detail": "must match the pattern ^\\d{4}$",
+        },
+        {
+            "pointer": "/bekymringsmelding/privatBarn/0/adresse/adresselinje1",
+            "detail": "must be a string",
+        },
+        {"pointer": "/bekymringsmelding/privatMelder/personnavn", "detail": "is required"},
+        {
+            "pointer": "/vedlegg",
+            "detail": "is not part of a submission: meldingstype and bekymringsmelding",
+        },
+    ]
+    assert "Kanarifugl" not in response.text
+
+
+def test_an_unknown_meldingstype_is_named_and_its_document_not_judged(client: TestClient) -> None:
+    body = submission(PRIVAT_V2)
     body["meldingstype"] = "no.ks.fiks.bekymringsmelding.privat.v9"
     response = client.post("/v1/reports", json=body, headers=AUTH)
     assert response.status_code == 422
-    pointers = {error["pointer"] for error in response.json()["errors"]}
-    assert pointers == {"/meldingstype", "/bekymringsmelding/kommunenummer"}
+    [error] = response.json()["errors"]
+    assert error["pointer"] == "/meldingstype"
+    assert "no.ks.fiks.bekymringsmelding.privat.v2" in error["detail"]
+
+
+def test_sendingstidspunkt_is_kept_as_sent_and_stored_as_an_instant(
+    client: TestClient, ledger_engine: Engine
+) -> None:
+    body = submission(PRIVAT_V2)
+    body["bekymringsmelding"]["sendingstidspunkt"] = "2020-07-01T12:00:00"  # summer: +02:00
+    report_id = client.post("/v1/reports", json=body, headers=AUTH).json()["id"]
+    with UnitOfWork(ledger_engine) as uow:
+        report = uow.ledger.get(report_id)
+        document = uow.ledger.document(report_id)
+    assert report is not None
+    assert document is not None
+    assert report.sendingstidspunkt == datetime(2020, 7, 1, 10, 0, tzinfo=UTC)
+    assert json.loads(document)["sendingstidspunkt"] == "2020-07-01T12:00:00"
+
+
+def test_a_sendingstidspunkt_that_is_no_date_time_is_accepted_without_an_instant(
+    client: TestClient, ledger_engine: Engine
+) -> None:
+    body = submission(OFFENTLIG_V2)
+    body["bekymringsmelding"]["sendingstidspunkt"] = "i går kveld"
+    response = client.post("/v1/reports", json=body, headers=AUTH)
+    assert response.status_code == 202
+    with UnitOfWork(ledger_engine) as uow:
+        report = uow.ledger.get(response.json()["id"])
+    assert report is not None
+    assert report.sendingstidspunkt is None
 
 
 def test_a_body_over_the_limit_is_refused(ledger_engine: Engine) -> None:

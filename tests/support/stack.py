@@ -215,6 +215,7 @@ def running_stack(
         RELAY_ROUTES_FILE=str(workdir / "routes.yaml"),
         RELAY_INTAKE_TOKENS=f"test-portal:{token}",
         RELAY_RETRY_BASE_SECONDS="0.2",
+        RELAY_VERIFY_DELAY_SECONDS="0.5",
         RELAY_OUTBOX_POLL_SECONDS="0.1",
         RELAY_SCHEDULER_TICK_SECONDS="0.2",
         RELAY_LOG_LEVEL="INFO",

@@ -1,0 +1,174 @@
+"""Proof of delivery: read a delivered report back, and reconcile a recipient's list with the
+ledger. A report the case system does not hold is MISSING and delivered again (same id,
+same bytes); one it holds with another hash is dead-lettered as a content mismatch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from deliverers.base import Deliverer, DeliveryError, StoredCopy
+from deliverers.fiks_io import Unsupported
+from deliverers.outcomes import dead_letter
+from ledger.lifecycle import STORED, State
+from ledger.records import Report, deliver_dispatch
+from ledger.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+VERIFIER = "verifier"
+RECONCILER = "reconciler"
+MAX_MISSING = 3  # a case system that loses the same report this often needs a human
+
+
+@dataclass
+class ReconcileResult:
+    recipient: str
+    checked: int = 0
+    missing: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def mark_missing(
+    uow: UnitOfWork, report: Report, *, actor: str, reason: str, now: datetime
+) -> Report:
+    """DELIVERED/VERIFIED -> MISSING, then straight back to ROUTED to deliver it again,
+    or to DEAD_LETTERED when the case system keeps losing it."""
+    assert report.vendor is not None
+    count = report.missing_count + 1
+    missing = uow.ledger.move(
+        report,
+        State.MISSING,
+        at=now,
+        actor=actor,
+        reason=reason,
+        kind="missing",
+        changes={"missing_count": count},
+    )
+    if count >= MAX_MISSING:
+        return dead_letter(
+            uow,
+            missing,
+            f"the case system lost this report {count} times after acknowledging it",
+            "missing",
+            now,
+            actor,
+        )
+    return uow.ledger.move(
+        missing,
+        State.ROUTED,
+        at=now,
+        actor=actor,
+        reason="deliver again: same id, same bytes",
+        changes={"routed_at": now, "attempts": 0, "next_attempt_at": None},
+        dispatch=deliver_dispatch(missing.vendor or report.vendor),
+    )
+
+
+def verify_report(
+    uow_factory: Callable[[], UnitOfWork],
+    report_id: str,
+    *,
+    deliverer_for: Callable[[str], Deliverer | None],
+    receipt_mode_for: Callable[[str], str],
+    now: Callable[[], datetime],
+) -> State | None:
+    """Read one DELIVERED report back and record VERIFIED, MISSING or a content mismatch."""
+    with uow_factory() as uow:
+        report = uow.ledger.get(report_id)
+    if report is None or report.state is not State.DELIVERED or report.recipient is None:
+        return None
+    if receipt_mode_for(report.recipient) == "legacy":
+        return None  # unverifiable by design; reconciliation and people watch these
+    deliverer = deliverer_for(report.recipient)
+    if deliverer is None:
+        return None
+    proof: str | None = None  # set where the receipt is the only proof there can be
+    copy: StoredCopy | None = None
+    try:
+        copy = deliverer.read_back(report.id)
+    except Unsupported:
+        proof = "the receipt carried our sha256; the protocol has no read-back"
+    except DeliveryError as error:
+        log.warning("read-back of report %s failed (%s); will try again", report.id, error)
+        return None
+    with uow_factory() as uow:
+        current = uow.ledger.get(report_id, lock=True)
+        if current is None or current.last_sequence != report.last_sequence:
+            return None
+        at = now()
+        if proof is not None:
+            moved = uow.ledger.move(current, State.VERIFIED, at=at, actor=VERIFIER, reason=proof)
+        elif copy is None:
+            moved = mark_missing(
+                uow,
+                current,
+                actor=VERIFIER,
+                reason="read-back: the case system does not have it",
+                now=at,
+            )
+            log.error("report %s acknowledged by %s but not stored", report.id, report.recipient)
+        elif copy.sha256 != current.delivery_sha256:
+            moved = dead_letter(
+                uow,
+                current,
+                "content mismatch",
+                "content-mismatch",
+                at,
+                VERIFIER,
+                {"read_back": True},
+            )
+            log.error("report %s stored with another hash by %s", report.id, report.recipient)
+        else:
+            moved = uow.ledger.move(
+                current,
+                State.VERIFIED,
+                at=at,
+                actor=VERIFIER,
+                detail={"saksreferanse": copy.saksreferanse},
+            )
+        uow.commit()
+        return moved.state
+
+
+def reconcile_recipient(
+    uow_factory: Callable[[], UnitOfWork],
+    recipient: str,
+    since: datetime,
+    *,
+    deliverer: Deliverer,
+    now: Callable[[], datetime],
+) -> ReconcileResult:
+    """Compare what the case system lists since `since` with what the ledger calls stored."""
+    result = ReconcileResult(recipient)
+    with uow_factory() as uow:
+        claimed = uow.ledger.stored_since(recipient, since)
+    checked_at = now()
+    try:
+        listed = deliverer.list_since(since)
+    except Unsupported as error:
+        result.error = str(error)
+        return result
+    except DeliveryError as error:
+        result.error = f"could not list: {error}"
+        return result
+    result.checked = len(claimed)
+    for report_id in sorted(set(claimed) - listed):
+        with uow_factory() as uow:
+            report = uow.ledger.get(report_id, lock=True)
+            if report is None or report.state not in STORED or report.updated_at > checked_at:
+                continue
+            mark_missing(
+                uow,
+                report,
+                actor=RECONCILER,
+                reason=f"reconciliation: not in the case system's list since {since.isoformat()}",
+                now=now(),
+            )
+            uow.commit()
+            result.missing.append(report_id)
+            log.error("report %s missing from %s's case system", report_id, recipient)
+    return result

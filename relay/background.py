@@ -1,0 +1,39 @@
+"""The periodic work of a relay process, as threads: two scheduler lanes and the receipt
+listener. The pipeline lane (outbox, retries, leases, deadlines, sweeper) never waits on a
+case system; the proof lane (read-back, reconciliation, alerts) may."""
+
+from __future__ import annotations
+
+import threading
+
+from relay.bootstrap import Container
+from relay.celery_app import RelayCelery
+from relay.scheduler import Scheduler
+from relay.wiring import CeleryPublisher, proof_jobs, receipt_listener, scheduler_jobs
+
+JOIN_SECONDS = 10
+
+
+class Background:
+    def __init__(self, container: Container, celery: RelayCelery) -> None:
+        self.stop_event = threading.Event()
+        self.lanes = [
+            Scheduler(scheduler_jobs(container, CeleryPublisher(celery)), self.stop_event),
+            Scheduler(proof_jobs(container), self.stop_event),
+        ]
+        self.listener = receipt_listener(container)
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        targets = [(lane.run_forever, f"lane-{n}") for n, lane in enumerate(self.lanes)]
+        targets.append((self.listener.run, "receipts"))
+        for target, name in targets:
+            thread = threading.Thread(target=target, daemon=True, name=name)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.listener.should_stop = True
+        for thread in self.threads:
+            thread.join(timeout=JOIN_SECONDS)

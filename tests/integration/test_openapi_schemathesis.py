@@ -1,0 +1,103 @@
+"""schemathesis against the running intake API and the OpenAPI document it serves.
+
+Authenticated with a valid token so that generated requests reach the real handlers (and
+real reports are stored in a real ledger); no answer may be a server error, and none may
+contradict the document (status, content type, headers, body).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import Case, CheckContext, GenerationMode, Response
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.schemas import OpenApiSchema
+from sqlalchemy import Engine
+
+from intake.schemas import is_valid
+from tests.support.intake_server import AUTH, count_reports, serving_on_sqlite
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = 75
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, str]]:
+    with serving_on_sqlite(tmp_path_factory.mktemp("st"), max_body_bytes=256 * 1024) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def ledger(running: tuple[Engine, str]) -> Engine:
+    return running[0]
+
+
+@pytest.fixture(scope="module")
+def live_api(running: tuple[Engine, str]) -> str:
+    return running[1]
+
+
+@pytest.fixture(scope="module")
+def api_schema(live_api: str) -> OpenApiSchema:
+    return schemathesis.openapi.from_url(f"{live_api}/openapi.json")
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("operation_id", ["submitReport", "reportStatus"])
+def test_the_api_answers_as_its_openapi_document_says(
+    api_schema: OpenApiSchema, live_api: str, operation_id: str, mode: GenerationMode
+) -> None:
+    # schemathesis' pytest plugin (lazy schemas) does not run on pytest 9, so its strategies
+    # are driven by hypothesis here; the checks are schemathesis' own, all of them.
+    operation = api_schema.find_operation_by_id(operation_id)
+
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(operation.as_strategy(generation_mode=mode))
+    def check(case: Case) -> None:
+        case.call_and_validate(
+            base_url=live_api,
+            headers=dict(AUTH),
+            excluded_checks=[positive_data_acceptance],
+            additional_checks=[valid_reports_are_accepted],
+        )
+
+    check()
+
+
+def valid_reports_are_accepted(_ctx: CheckContext, response: Response, case: Case) -> None:
+    """schemathesis' `positive_data_acceptance`, judged by intake's rule.
+
+    A body valid under the OpenAPI document is accepted (202, or 409 when a generated
+    Idempotency-Key happens to repeat with another body), with two deliberate exceptions:
+    a string holding U+0000 or a lone surrogate is refused (400; no report can hold them),
+    and a `pattern` is read in ECMA-262 as JSON Schema says, where schemathesis' generator
+    may use another dialect ("4601\\n" matches `^\\d{4}$` in Python's `re`): 422.
+    """
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return
+    if case.operation.label != "POST /v1/reports" or not _storable(case.body):
+        return
+    assert isinstance(case.body, dict)
+    valid = is_valid(case.body["meldingstype"], case.body["bekymringsmelding"])
+    expected = (202, 409) if valid else (422,)
+    assert response.status_code in expected, f"{valid=} but answered {response.status_code}"
+
+
+def _storable(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" not in value and value.encode("utf-8", "ignore").decode() == value
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    return True
+
+
+def test_generated_reports_reached_the_ledger(ledger: Engine) -> None:
+    """The run above sent valid reports, not only refusals (runs after it, same module)."""
+    assert count_reports(ledger) > 0
