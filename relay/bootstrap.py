@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 from pydantic import ValidationError
@@ -26,8 +26,10 @@ from ledger.lifecycle import State
 from ledger.migrate import upgrade
 from ledger.uow import UnitOfWork
 from relay.broker import broker_connection
+from relay.routing import checked_routes
 from relay.settings import Settings
-from router.routes import DeliveryOverrides, RoutesFileError, RouteTable, load_routes
+from router.live import LiveRoutes
+from router.routes import DeliveryOverrides, Recipient, RoutesFileError, RouteTable
 from router.stage import ROUTER, route_report
 
 log = logging.getLogger(__name__)
@@ -56,18 +58,23 @@ class Container:
     http: httpx.Client
     now: Callable[[], datetime] = utc_now
     jitter: Callable[[], float] = random.random
-    _routes: RouteTable | None = None
-    _deliverers: dict[str, Deliverer] = field(default_factory=dict)
+    routes_source: LiveRoutes | None = None
+    _deliverers: dict[str, tuple[Recipient, Deliverer]] = field(default_factory=dict)
     _mailbox: KombuMailbox | None = None
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
 
     @property
+    def live_routes(self) -> LiveRoutes:
+        if self.routes_source is None:
+            self.routes_source = live_routes(self.settings)
+        return self.routes_source
+
+    @property
     def routes(self) -> RouteTable:
-        if self._routes is None:
-            self._routes = read_routes(self.settings.routes_file)
-        return self._routes
+        """The routes table in force; a changed routes file is picked up without restart."""
+        return self.live_routes.current()
 
     def route(
         self,
@@ -90,11 +97,15 @@ class Container:
 
     def deliverer_for(self, recipient_id: str) -> Deliverer | None:
         recipient = self.routes.recipients.get(recipient_id)
+        if recipient is None:  # routed with a table this process has not looked at yet?
+            recipient = self.live_routes.current(force=True).recipients.get(recipient_id)
         if recipient is None:
             return None
-        if recipient_id not in self._deliverers:
-            self._deliverers[recipient_id] = build_deliverer(recipient, self.adapter_resources())
-        return self._deliverers[recipient_id]
+        cached = self._deliverers.get(recipient_id)
+        if cached is None or cached[0] != recipient:  # new, or its entry changed
+            cached = (recipient, build_deliverer(recipient, self.adapter_resources()))
+            self._deliverers[recipient_id] = cached
+        return cached[1]
 
     def mailbox(self) -> KombuMailbox:
         if self._mailbox is None:
@@ -127,9 +138,8 @@ class Container:
         return delivery_control(self.settings, recipient.delivery if recipient else None)
 
     def check_routes(self) -> None:
-        """Load the routes and build every recipient's adapter, so mistakes stop the start."""
-        for recipient in self.routes.recipients.values():
-            self._deliverers[recipient.id] = build_deliverer(recipient, self.adapter_resources())
+        """Load and check the routes as every reload does, so that mistakes stop the start."""
+        self.live_routes.current()
 
     def close(self) -> None:
         if self._mailbox is not None:
@@ -165,19 +175,28 @@ def delivery_control(settings: Settings, overrides: DeliveryOverrides | None) ->
     )
 
 
-def read_routes(path: Path | None) -> RouteTable:
+def live_routes(settings: Settings) -> LiveRoutes:
+    """The routes file, loaded and checked now, and watched for changes from then on."""
+    path = settings.routes_file
     if path is None:
         raise StartupError("RELAY_ROUTES_FILE is not set: the router needs a routes file")
     try:
-        return load_routes(path)
+        return LiveRoutes(path, functools.partial(checked_routes, settings=settings))
     except RoutesFileError as error:
         raise StartupError(str(error)) from None
 
 
-def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Container:
-    """Engine, HTTP client and (lazily) routes. The embedded default migrates itself."""
+def bootstrap(
+    settings: Settings, *, migrate: bool | None = None, routes: LiveRoutes | None = None
+) -> Container:
+    """Engine, HTTP client and (lazily, unless given) routes. Embedded migrates itself."""
     engine = create_ledger_engine(settings.database_url)
     if migrate if migrate is not None else is_sqlite(settings.database_url):
         upgrade(engine)
     log.debug("bootstrapped in process %s", os.getpid())
-    return Container(settings=settings, engine=engine, http=httpx.Client(follow_redirects=False))
+    return Container(
+        settings=settings,
+        engine=engine,
+        http=httpx.Client(follow_redirects=False),
+        routes_source=routes,
+    )

@@ -15,9 +15,10 @@ from sqlalchemy.exc import OperationalError
 
 from deliverers.registry import VENDORS
 from deliverers.stage import deliver_report
-from relay.bootstrap import Container, bootstrap
+from relay.bootstrap import Container, bootstrap, live_routes
 from relay.broker import celery_broker_config
 from relay.settings import Settings
+from router.live import LiveRoutes
 
 # Below the delivery lease (RELAY_DELIVERY_LEASE_SECONDS, default 90) and far below
 # Redis's visibility timeout (3600), so a task is killed before its attempt counts as lost.
@@ -48,16 +49,24 @@ class RelayCelery(Celery):  # type: ignore[misc]
         self.settings = settings
         self._container: Container | None = None
         self._container_pid: int | None = None
+        self._routes: LiveRoutes | None = None
 
     @property
     def container(self) -> Container:
         if self._container is None or self._container_pid != os.getpid():
-            self._container = bootstrap(self.settings)
+            self._container = bootstrap(self.settings, routes=self._routes)
             self._container_pid = os.getpid()
         return self._container
 
     def use_container(self, container: Container) -> None:
         self._container, self._container_pid = container, os.getpid()
+
+    def worker_main(self, argv: list[str] | None = None) -> None:
+        """Load and check the routes before the pool forks: every worker process starts with
+        a table it can use, and from then on watches the file on its own."""
+        if self._container is None and self._routes is None:
+            self._routes = live_routes(self.settings)
+        super().worker_main(argv)
 
 
 def create_celery(settings: Settings) -> RelayCelery:

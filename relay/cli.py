@@ -13,6 +13,7 @@ from ledger.clock import rfc3339
 from relay.bootstrap import bootstrap
 from relay.cli_dlq import dlq
 from relay.cli_proof import overdue_command, recipients, reconcile_command
+from relay.cli_routes import held, routes
 from relay.cli_sandbox import sandbox
 from relay.cli_support import configure_logging, settings_and_logging, startup_errors
 
@@ -223,3 +224,5 @@ main.add_command(dlq)
 main.add_command(reconcile_command)
 main.add_command(overdue_command)
 main.add_command(recipients)
+main.add_command(routes)
+main.add_command(held)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -116,58 +116,101 @@ class RouteTable:
 
 def load_routes(path: Path, environ: Mapping[str, str] | None = None) -> RouteTable:
     """Read, check and resolve a routes file. Raises `RoutesFileError`."""
-    environ = os.environ if environ is None else environ
-    raw = _read(path)
+    return routes_from_bytes(path, read_routes_file(path), environ)
+
+
+def read_routes_file(path: Path) -> bytes:
     try:
-        document = RoutesDocument.model_validate(raw)
+        return path.read_bytes()
+    except OSError as error:
+        raise RoutesFileError(f"{path}: cannot read the routes file ({error.strerror})") from None
+
+
+def routes_from_bytes(
+    path: Path, content: bytes, environ: Mapping[str, str] | None = None
+) -> RouteTable:
+    """Check and resolve a routes file's content (`path` gives its name and format)."""
+    environ = os.environ if environ is None else environ
+    return build_table(parse_routes(path, content).recipients, environ, source=str(path))
+
+
+def parse_routes(path: Path, content: bytes) -> RoutesDocument:
+    """The document's shape, without the environment. Raises `RoutesFileError`."""
+    raw = _parse(path, content)
+    try:
+        return RoutesDocument.model_validate(raw)
     except ValidationError as error:
         raise RoutesFileError(_explain(path, raw, error)) from None
-    return build_table(document.recipients, environ, source=str(path))
+
+
+def structure_problems(entries: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    """Every id used twice and every number served twice, given (id, serves) per entry."""
+    problems: list[str] = []
+    ids: set[str] = set()
+    server: dict[str, str] = {}
+    for index, (entry_id, serves) in enumerate(entries):
+        where = entry_name(index, entry_id)
+        if entry_id in ids:
+            problems.append(f"{where}.id: the id is used by an earlier entry too")
+        ids.add(entry_id)
+        for served in serves:
+            if served in server:
+                problems.append(f"{where}.serves: {served} is already served by {server[served]}")
+            else:
+                server[served] = entry_id
+    return problems
+
+
+def entry_name(index: int, entry_id: str | None) -> str:
+    return f"recipients[{index}]" + (f" (id={entry_id})" if entry_id else "")
 
 
 def build_table(
-    entries: Iterable[RecipientEntry], environ: Mapping[str, str], *, source: str = "routes"
+    entries: Sequence[RecipientEntry], environ: Mapping[str, str], *, source: str = "routes"
 ) -> RouteTable:
+    """The table, or `RoutesFileError` listing every problem (duplicates, missing secrets)."""
+    problems = structure_problems([(entry.id, entry.serves) for entry in entries])
     recipients: dict[str, Recipient] = {}
     by_served: dict[str, str] = {}
     for index, entry in enumerate(entries):
-        where = f"{source}: recipients[{index}] (id={entry.id})"
-        if entry.id in recipients:
-            raise RoutesFileError(f"{where}.id: the id is used by an earlier entry too")
+        where = entry_name(index, entry.id)
         for served in entry.serves:
-            if served in by_served:
-                raise RoutesFileError(
-                    f"{where}.serves: {served} is already served by {by_served[served]}"
-                )
-            by_served[served] = entry.id
-        recipients[entry.id] = Recipient(
-            id=entry.id,
-            name=entry.name,
-            serves=tuple(entry.serves),
-            vendor=entry.vendor,
-            endpoint=entry.endpoint,
-            secret=_from_env(entry.secret_env, environ, f"{where}.secret_env"),
-            token=_from_env(entry.token_env, environ, f"{where}.token_env"),
-            receipt=entry.receipt,
-            delivery=entry.delivery,
+            by_served.setdefault(served, entry.id)
+        secret = _from_env(entry.secret_env, environ, f"{where}.secret_env", problems)
+        token = _from_env(entry.token_env, environ, f"{where}.token_env", problems)
+        recipients.setdefault(
+            entry.id,
+            Recipient(
+                id=entry.id,
+                name=entry.name,
+                serves=tuple(entry.serves),
+                vendor=entry.vendor,
+                endpoint=entry.endpoint,
+                secret=secret,
+                token=token,
+                receipt=entry.receipt,
+                delivery=entry.delivery,
+            ),
         )
+    if problems:
+        raise RoutesFileError("\n  ".join([f"{source}: the routes file cannot be used", *problems]))
     return RouteTable(recipients=recipients, by_served=by_served)
 
 
-def _from_env(name: str | None, environ: Mapping[str, str], where: str) -> str | None:
+def _from_env(
+    name: str | None, environ: Mapping[str, str], where: str, problems: list[str]
+) -> str | None:
     if name is None:
         return None
     value = environ.get(name)
     if not value:
-        raise RoutesFileError(f"{where}: environment variable {name} is not set")
+        problems.append(f"{where}: environment variable {name} is not set")
     return value
 
 
-def _read(path: Path) -> Any:
+def _parse(path: Path, content: bytes) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise RoutesFileError(f"{path}: cannot read the routes file ({error.strerror})") from None
+        text = content.decode("utf-8")
     except UnicodeDecodeError:
         raise RoutesFileError(f"{path}: the routes file is not UTF-8") from None
     try:
@@ -184,9 +227,7 @@ def _explain(path: Path, raw: Any, error: ValidationError) -> str:
         location = list(problem["loc"])
         where = ""
         if len(location) >= 2 and location[0] == "recipients" and isinstance(location[1], int):
-            index = location[1]
-            entry_id = _entry_id(raw, index)
-            where = f"recipients[{index}]" + (f" (id={entry_id})" if entry_id else "")
+            where = entry_name(location[1], _entry_id(raw, location[1]))
             location = location[2:]
         field = ".".join(str(part) for part in location)
         lines.append(f"  {where}{'.' if where and field else ''}{field}: {problem['msg']}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ class RecipientSpec:
     receipt: str = "strict"
     delivery: Mapping[str, Any] | None = None  # per-recipient overrides in the routes file
     start: bool = True  # False: the case system is down from the beginning
+    case_system: str | None = None  # another recipient's (rest-json) sandbox; default: its own
 
     @property
     def konto(self) -> str:
@@ -140,6 +143,21 @@ class Stack:
         every = list(self.processes.values()) + [s.process for s in self.sandboxes.values()]
         return "\n".join(process.log() for process in every)
 
+    def write_routes(self, recipients: tuple[RecipientSpec, ...]) -> None:
+        """Replace the routes file while the stack runs (atomically, as an operator should)."""
+        write_routes(self.workdir / "routes.yaml", recipients, self.sandboxes)
+
+    def relay_exit(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`relay …` with the stack's environment; the caller checks the exit status."""
+        return subprocess.run(
+            [sys.executable, "-m", "relay", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
 
 def secret_env(recipient: str) -> str:
     return f"RELAY_SECRET_{recipient.upper().replace('-', '_')}"
@@ -173,12 +191,15 @@ def write_routes(
         if spec.vendor == "fiks-io":
             entry["endpoint"] = f"fiksio://{spec.konto}"
         else:
-            entry["endpoint"] = sandboxes[spec.id].url
-            entry["secret_env"] = secret_env(spec.id)
+            case_system = spec.case_system or spec.id
+            entry["endpoint"] = sandboxes[case_system].url
+            entry["secret_env"] = secret_env(case_system)
         if spec.delivery:
             entry["delivery"] = dict(spec.delivery)
         entries.append(entry)
-    path.write_text(yaml.safe_dump({"recipients": entries}), "utf-8")
+    temporary = path.with_suffix(".tmp")  # replaced atomically: a running relay may read it
+    temporary.write_text(yaml.safe_dump({"recipients": entries}), "utf-8")
+    temporary.replace(path)
 
 
 @contextmanager
@@ -224,6 +245,8 @@ def running_stack(
     engine: Engine | None = None
     try:
         for spec in recipients:
+            if spec.case_system is not None:
+                continue  # it shares another recipient's case system
             sandboxes[spec.id] = prepare_sandbox(spec, workdir, env)
             if spec.start:
                 sandboxes[spec.id].start()

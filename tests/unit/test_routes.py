@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from router.resolve import Held, Routed, resolve
 from router.routes import RoutesFileError, load_routes
 
 ROUTES = """
@@ -90,21 +89,3 @@ def test_unreadable_and_unparsable_files_are_errors(tmp_path: Path) -> None:
         load_routes(tmp_path / "nope.yaml", ENV)
     with pytest.raises(RoutesFileError, match="not valid yaml"):
         load_routes(write(tmp_path, "recipients: [\n"), ENV)
-
-
-@pytest.mark.parametrize(
-    ("kommunenummer", "bydelsnummer", "expected"),
-    [
-        ("0301", "05", Routed("oslo", "rest-json", "0301", None)),
-        ("4601", "01", Routed("bergen-bergenhus", "rest-json", "4601", "01")),
-        ("4601", "03", Routed("bergen-bergenhus", "rest-json", "4601", "03")),
-        ("4601", "05", Held("no recipient serves 4601 bydel 05")),
-        ("4601", None, Held("4601 is routed by bydel and the report names no bydel")),
-        ("5001", "01", Held("no recipient serves 5001")),
-    ],
-)
-def test_resolution(
-    tmp_path: Path, kommunenummer: str, bydelsnummer: str | None, expected: object
-) -> None:
-    table = load_routes(write(tmp_path, ROUTES), ENV)
-    assert resolve(kommunenummer, bydelsnummer, table) == expected

@@ -1,0 +1,122 @@
+"""HELD reports on real ledgers: listed with their reason, re-routed by an operator."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from ledger.lifecycle import State
+from ledger.records import ROUTE, NewReport
+from ledger.uow import UnitOfWork
+from router.held import Outcome, held_ids, held_reports, reroute
+from router.routes import RouteTable, load_routes
+from router.stage import route_report
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+ENTRY = (
+    "  - {{id: {id}, name: N, serves: [{serves}], vendor: rest-json,"
+    " endpoint: 'http://127.0.0.1:9', secret_env: S}}\n"
+)
+
+
+def table(tmp_path: Path, **serves: str) -> RouteTable:
+    path = tmp_path / f"routes-{uuid.uuid4().hex}.yaml"
+    lines = [ENTRY.format(id=recipient, serves=numbers) for recipient, numbers in serves.items()]
+    path.write_text("recipients:\n" + "".join(lines), "utf-8")
+    return load_routes(path, {"S": "s" * 32})
+
+
+def now() -> datetime:
+    return T0
+
+
+def received(engine: Engine, kommunenummer: str, bydelsnummer: str | None = None) -> str:
+    report_id = str(uuid.uuid4())
+    with UnitOfWork(engine) as uow:
+        uow.ledger.add_report(
+            NewReport(report_id, "portal", "m", kommunenummer, bydelsnummer, T0),
+            b"{}",
+            actor="intake:portal",
+            dispatch=ROUTE,
+        )
+        uow.commit()
+    return report_id
+
+
+def held(engine: Engine, old: RouteTable, kommunenummer: str, bydel: str | None = None) -> str:
+    report_id = received(engine, kommunenummer, bydel)
+    assert route_report(UnitOfWork(engine), old, report_id, now) is State.HELD
+    return report_id
+
+
+def test_held_reports_are_listed_with_their_reason(ledger_engine: Engine, tmp_path: Path) -> None:
+    old = table(tmp_path, bergen="'4601-02'")
+    first = held(ledger_engine, old, "1201", "05")
+    second = held(ledger_engine, old, "1507")
+    listed = held_reports(lambda: UnitOfWork(ledger_engine))
+    assert [(h.id, h.kommunenummer, h.bydelsnummer, h.by) for h in listed] == [
+        (first, "1201", "05", "router"),
+        (second, "1507", None, "router"),
+    ]
+    assert listed[0].reason == "no recipient serves 4601 bydel 05 (the report's 1201 is 4601 today)"
+    assert listed[1].reason.startswith("kommunenummer 1507 was split in 2024 into 1508 and 1580")
+    assert held_ids(lambda: UnitOfWork(ledger_engine)) == [first, second]
+
+
+def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
+    ledger_engine: Engine, tmp_path: Path
+) -> None:
+    old = table(tmp_path, bergen="'4601-02'")
+    fixed = table(tmp_path, bergen="'4601-02'", laksevag="'4601-05'")
+    still = held(ledger_engine, old, "1507")
+    now_served = held(ledger_engine, old, "1201", "05")
+    delivered = received(ledger_engine, "4601", "02")
+    route_report(UnitOfWork(ledger_engine), old, delivered, now)
+
+    def again(report_id: str) -> tuple[Outcome, str]:
+        result = reroute(
+            lambda: UnitOfWork(ledger_engine),
+            fixed,
+            report_id,
+            now,
+            actor="operator:kari",
+            reason="Laksevåg has its own recipient now",
+        )
+        return result.outcome, result.detail
+
+    assert again(now_served) == (Outcome.ROUTED, "laksevag")
+    assert again(still)[0] is Outcome.STILL_HELD
+    assert again(delivered) == (Outcome.NOT_HELD, "ROUTED")
+    assert again("no-such-id") == (Outcome.NO_SUCH_REPORT, "")
+
+    with UnitOfWork(ledger_engine) as uow:
+        report = uow.ledger.get(now_served)
+        routed = uow.ledger.history(now_served)
+        held_again = uow.ledger.history(still)
+        unchanged = uow.ledger.history(delivered)
+    assert report is not None
+    assert (report.recipient, report.kommunenummer, report.bydelsnummer) == (
+        "laksevag",
+        "4601",
+        "05",
+    )
+    assert [t.to_state for t in routed] == [State.RECEIVED, State.HELD, State.ROUTED]
+    assert (routed[-1].actor, routed[-1].reason) == (
+        "operator:kari",
+        "Laksevåg has its own recipient now",
+    )
+    assert [t.to_state for t in held_again] == [State.RECEIVED, State.HELD, State.HELD]
+    assert held_again[-1].actor == "operator:kari"
+    assert held_again[-1].reason is not None
+    assert held_again[-1].reason.endswith("; choose the recipient")
+    assert held_again[-1].detail == {"note": "Laksevåg has its own recipient now"}
+    assert len(unchanged) == 2
+    with UnitOfWork(ledger_engine) as uow:
+        queues = [m.queue for m in uow.ledger.unpublished() if m.report_id == now_served]
+    assert queues == ["route", "deliver.rest-json"]
