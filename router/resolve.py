@@ -24,6 +24,10 @@ class Held:
 
 Decision = Routed | Held
 
+# Numbers in Posten's postnummer register that are not municipalities in SSB's Klass 131
+# (shared/data/PROVENANCE.md): a report may well carry them.
+NOT_MUNICIPALITIES = {"2100": "Svalbard", "2211": "Jan Mayen"}
+
 
 def resolve(
     kommunenummer: str, bydelsnummer: str | None, registry: Registry, table: RouteTable
@@ -34,6 +38,12 @@ def resolve(
     route, or a municipality routed by bydel without a route for the report's bydel: HELD.
     """
     found = registry.lookup(kommunenummer)
+    if found is None and kommunenummer in NOT_MUNICIPALITIES:
+        place = NOT_MUNICIPALITIES[kommunenummer]
+        return Held(
+            f"kommunenummer {kommunenummer} is {place}, which has a number in Posten's register "
+            "but is no municipality; choose the recipient"
+        )
     if found is None:
         return Held(f"kommunenummer {kommunenummer} has never existed")
     if isinstance(found, Split):

@@ -26,8 +26,7 @@ CANARY = "Kanarifugl Eksempelsen-Ødegård"
 SHARED_EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "ks-protocol" / "examples"
 RECIPIENTS = (
     RecipientSpec("oslo", ("0301",)),
-    # TODO(issue 4): drop "1201" once the registry maps it to 4601
-    RecipientSpec("bergen", ("4601", "1201")),
+    RecipientSpec("bergen", ("4601",)),  # the examples' 1201 is Bergen's number before 2020
 )
 
 

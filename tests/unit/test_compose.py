@@ -65,3 +65,18 @@ def test_the_stack_uses_postgres_and_redis() -> None:
     environment = SERVICES["api"]["environment"]
     assert environment["RELAY_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert environment["RELAY_BROKER_URL"].startswith("redis://")
+
+
+def test_the_compose_routes_file_serves_every_municipality() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "relay", "routes", "check", "--file", "deploy/routes.compose.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

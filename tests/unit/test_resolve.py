@@ -93,6 +93,13 @@ OSLO_CASES = [
         ),
         # Numbers that never existed.
         (("9999", None), Held("kommunenummer 9999 has never existed")),
+        (
+            ("2100", None),
+            Held(
+                "kommunenummer 2100 is Svalbard, which has a number in Posten's register "
+                "but is no municipality; choose the recipient"
+            ),
+        ),
         (("0000", "01"), Held("kommunenummer 0000 has never existed")),
         # Routed by bydel, and the report's bydel has no route.
         (("4601", "05"), Held("no recipient serves 4601 bydel 05")),
