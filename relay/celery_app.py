@@ -80,6 +80,8 @@ def create_celery(settings: Settings) -> RelayCelery:
         task_serializer="json",
         accept_content=["json"],
         task_default_queue=ROUTE_QUEUE,
+        task_default_exchange="",
+        task_default_routing_key=ROUTE_QUEUE,
         task_queues=task_queues(settings.broker_url),
         task_create_missing_queues=True,
         task_time_limit=TASK_TIME_LIMIT_SECONDS,

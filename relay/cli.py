@@ -53,7 +53,12 @@ def api(host: str, port: int) -> None:
 
 
 @main.command()
-@click.option("--concurrency", type=int, default=None, help="Default: RELAY_WORKER_CONCURRENCY.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1),
+    default=None,
+    help="Default: RELAY_WORKER_CONCURRENCY (always 1 for --pool solo).",
+)
 @click.option(
     "--pool",
     type=click.Choice(["prefork", "threads", "solo"]),
@@ -71,10 +76,13 @@ def worker(concurrency: int | None, pool: str, queues: str | None) -> None:
     check = bootstrap(settings)
     check.check_routes()  # a missing secret stops the start, not the first delivery
     check.close()
+    # Celery reserves concurrency x prefetch messages. A solo worker runs one task at a
+    # time, so anything more would hold reports behind a slow delivery.
+    slots = 1 if pool == "solo" else concurrency or settings.worker_concurrency
     celery = create_celery(settings)
     celery.worker_main(
         worker_argv(
-            concurrency or settings.worker_concurrency,
+            slots,
             pool=pool,
             queues=queues.split(",") if queues else None,
         )

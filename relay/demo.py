@@ -164,14 +164,15 @@ def report_results(console: Console, tracked: list[Tracked], case_systems: list[
     table = Table(
         title="Reports per recipient",
         caption=(
-            "verified: read back from the case system; proven: stored once at the right "
-            "recipient, same content and sha256; caught: acknowledged, not stored, found"
+            "delivered: VERIFIED, read back from the case system; proven: stored once at the "
+            "right recipient, same content and sha256; caught: acknowledged, not stored, found; "
+            "s: seconds from submitting to the last final state"
         ),
     )
     columns = (
         "recipient",
         "submitted",
-        "verified",
+        "delivered",
         "held",
         "dead",
         "open",
