@@ -129,27 +129,6 @@ def test_a_down_and_a_slow_recipient_do_not_hold_up_a_healthy_one(
         stored_once(stack, "oslo", healthy)
 
 
-def test_a_worker_killed_mid_delivery_leaves_every_report_delivered_exactly_once(
-    tmp_path: Path, postgres_url: str, broker: Broker
-) -> None:
-    bergen = RecipientSpec("bergen", ("4601",), sandbox_args=("--latency", "0.5"))
-    with split_stack(tmp_path, postgres_url, broker, (bergen,), FAST_RECOVERY) as stack:
-        ids = stack.submit_many("4601", 16)
-        wait_for(
-            lambda: sum(stack.state(r) is State.VERIFIED for r in ids) >= 2,
-            timeout=60,
-            message="a few deliveries done",
-        )
-        in_flight = [r for r in ids if stack.state(r) is State.DELIVERING]
-        stack.processes["worker"].kill()  # SIGKILL to the worker and its pool children
-        stack.start_process(
-            "worker-replacement", ["worker", "--pool", "prefork", "--concurrency", "2"]
-        )
-        stack.wait_for_states(ids, {State.VERIFIED}, timeout=120)
-        stored_once(stack, "bergen", ids)
-        assert in_flight, "the kill should have caught deliveries in flight"
-
-
 def test_fiks_io_receipts_decide_the_outcome(
     tmp_path: Path, postgres_url: str, broker: Broker
 ) -> None:

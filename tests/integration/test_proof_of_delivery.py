@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from fastapi import FastAPI, Request
 
 from ledger.lifecycle import State
@@ -136,28 +135,6 @@ def test_reconciliation_finds_a_report_that_vanished_after_it_was_verified(
             check=False,
         )
         assert again.returncode == 0, again.stdout
-
-
-@pytest.mark.parametrize("kill_worker", [False, True], ids=["flushall", "flushall-and-kill"])
-def test_losing_everything_the_broker_held_loses_no_report(
-    tmp_path: Path, postgres_url: str, private_redis: str, kill_worker: bool
-) -> None:
-    bergen = RecipientSpec("bergen", ("4601",), sandbox_args=("--latency", "0.3"))
-    with split_stack(tmp_path, postgres_url, Broker(private_redis), (bergen,), PROOF_ENV) as stack:
-        ids = stack.submit_many("4601", 20)
-        wait_for(
-            lambda: sum(stack.state(r) is State.VERIFIED for r in ids) >= 2,
-            timeout=60,
-            message="a few reports verified",
-        )
-        redis.Redis.from_url(private_redis).flushall()
-        if kill_worker:
-            stack.processes["worker"].kill()
-            stack.start_process("worker-2", ["worker", "--pool", "prefork", "--concurrency", "2"])
-        stack.wait_for_states(ids, {State.VERIFIED}, timeout=120)
-        stored = Counter(entry["id"] for entry in stack.sandboxes["bergen"].stored())
-        assert set(stored) == set(ids)
-        assert set(stored.values()) == {1}
 
 
 class Webhook:
