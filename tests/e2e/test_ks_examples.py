@@ -18,7 +18,7 @@ from intake.meldingstyper import MELDINGSTYPER
 from intake.protocol import EXAMPLE_FILES, example
 from ledger.lifecycle import State
 from ledger.uow import UnitOfWork
-from tests.support.stack import RecipientSpec, Stack, running_stack
+from tests.support.stack import RecipientSpec, Stack, stack_for
 
 pytestmark = pytest.mark.e2e
 
@@ -32,19 +32,7 @@ RECIPIENTS = (
 
 @pytest.fixture(params=["embedded", "split-postgres-redis"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
-    if request.param == "embedded":
-        with running_stack(tmp_path, "embedded", recipients=RECIPIENTS) as running:
-            yield running
-        return
-    redis = request.getfixturevalue("redis_broker")
-    with running_stack(
-        tmp_path,
-        "split",
-        database_url=request.getfixturevalue("postgres_url"),
-        broker_url=redis.url,
-        broker_key_prefix=redis.prefix,
-        recipients=RECIPIENTS,
-    ) as running:
+    with stack_for(request, tmp_path, request.param, recipients=RECIPIENTS) as running:
         yield running
 
 

@@ -15,7 +15,7 @@ from intake.meldingstyper import MELDINGSTYPER
 from ledger.lifecycle import State
 from ledger.uow import UnitOfWork
 from tests.support.reports import submission
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack, stack_for
 
 pytestmark = pytest.mark.e2e
 
@@ -24,20 +24,7 @@ CANARY = "Kanarifugl Testesen-Øyvår"
 
 @pytest.fixture(params=["embedded", "split-postgres-redis", "run-postgres-redis"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
-    if request.param == "embedded":
-        with running_stack(tmp_path, "embedded") as running:
-            yield running
-        return
-    database_url = request.getfixturevalue("postgres_url")
-    redis = request.getfixturevalue("redis_broker")
-    shape = "split" if request.param.startswith("split") else "run"
-    with running_stack(
-        tmp_path,
-        shape,
-        database_url=database_url,
-        broker_url=redis.url,
-        broker_key_prefix=redis.prefix,
-    ) as running:
+    with stack_for(request, tmp_path, request.param) as running:
         yield running
 
 

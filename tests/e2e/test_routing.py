@@ -15,7 +15,7 @@ from ledger.lifecycle import State
 from ledger.uow import UnitOfWork
 from router.live import CHECK_SECONDS
 from tests.support.reports import submission
-from tests.support.stack import DEFAULT_RECIPIENTS, RecipientSpec, Stack, running_stack
+from tests.support.stack import DEFAULT_RECIPIENTS, RecipientSpec, Stack, stack_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,18 +25,7 @@ WITH_TRONDHEIM = (*DEFAULT_RECIPIENTS, RecipientSpec("trondheim", ("5001",), cas
 
 @pytest.fixture(params=["embedded", "split-postgres-redis"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
-    if request.param == "embedded":
-        with running_stack(tmp_path, "embedded") as running:
-            yield running
-        return
-    redis = request.getfixturevalue("redis_broker")
-    with running_stack(
-        tmp_path,
-        "split",
-        database_url=request.getfixturevalue("postgres_url"),
-        broker_url=redis.url,
-        broker_key_prefix=redis.prefix,
-    ) as running:
+    with stack_for(request, tmp_path, request.param) as running:
         yield running
 
 

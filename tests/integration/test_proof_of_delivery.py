@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -109,14 +107,7 @@ def test_reconciliation_finds_a_report_that_vanished_after_it_was_verified(
             f"{stack.sandboxes['bergen'].url}/_sandbox/reports/{vanished}"
         ).raise_for_status()
 
-        result = subprocess.run(
-            [sys.executable, "-m", "relay", "reconcile", "--recipient", "bergen"],
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = stack.relay_exit("reconcile", "--recipient", "bergen")
         assert result.returncode == 1, result.stdout + result.stderr
         assert f"missing, delivering again: {vanished}" in result.stdout
         assert "bergen: 3 checked, 1 missing" in result.stdout
@@ -126,14 +117,7 @@ def test_reconciliation_finds_a_report_that_vanished_after_it_was_verified(
         assert (State.VERIFIED, State.MISSING, "reconciler") in moves
         assert sorted(e["id"] for e in stack.sandboxes["bergen"].stored()) == sorted(ids)
 
-        again = subprocess.run(
-            [sys.executable, "-m", "relay", "reconcile", "--recipient", "bergen"],
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        again = stack.relay_exit("reconcile", "--recipient", "bergen")
         assert again.returncode == 0, again.stdout
 
 
@@ -178,14 +162,7 @@ def test_overdue_reports_are_listed_and_alerted_once_each(
                     } == set(ids)
 
             wait_for(alerted, timeout=60, message="an overdue alert for each report")
-            result = subprocess.run(
-                [sys.executable, "-m", "relay", "overdue", "--json"],
-                env=stack.env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
+            result = stack.relay_exit("overdue", "--json")
             assert result.returncode == 1
             assert {entry["id"] for entry in json.loads(result.stdout)} == set(ids)
             time.sleep(3)  # many more ticks: still one alert per report

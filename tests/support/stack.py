@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 from sqlalchemy import Engine
 
@@ -304,6 +305,29 @@ def split_stack(
         broker_key_prefix=broker.key_prefix,
         recipients=recipients,
         extra_env=extra_env,
+        **options,
+    ) as stack:
+        yield stack
+
+
+@contextmanager
+def stack_for(
+    request: pytest.FixtureRequest, workdir: Path, name: str, **options: Any
+) -> Iterator[Stack]:
+    """A stack by a test parameter's name: "embedded" (no servers), or "split-…"/"run-…" on
+    the test's own PostgreSQL database and Redis key prefix."""
+    shape = name.split("-")[0]
+    if shape == "embedded":
+        with running_stack(workdir, "embedded", **options) as stack:
+            yield stack
+        return
+    redis = request.getfixturevalue("redis_broker")
+    with running_stack(
+        workdir,
+        shape,
+        database_url=request.getfixturevalue("postgres_url"),
+        broker_url=redis.url,
+        broker_key_prefix=redis.prefix,
         **options,
     ) as stack:
         yield stack
