@@ -180,8 +180,10 @@ def report_results(console: Console, tracked: list[Tracked], case_systems: list[
         "caught",
         "s",
     )
-    for column in columns:
-        table.add_column(column, justify="left" if column == "recipient" else "right")
+    widest = max((len(recipient.id) for recipient in RECIPIENTS), default=9)
+    table.add_column(columns[0], no_wrap=True, min_width=widest)  # ids in full, always
+    for column in columns[1:]:
+        table.add_column(column, justify="right")
     detections = [seconds for item in tracked for seconds in item.detections()]
     everything_delivered = True
     for recipient in RECIPIENTS:
