@@ -62,10 +62,6 @@ _ALLOWED: dict[State | None, frozenset[State]] = {
     State.RESOLVED_MANUALLY: frozenset(),
 }
 
-# States in which the pipeline has nothing more to do on its own.
-SETTLED: frozenset[State] = frozenset(
-    {State.VERIFIED, State.DEAD_LETTERED, State.RESOLVED_MANUALLY, State.HELD}
-)
 # States in which an attempt is under way.
 IN_FLIGHT: frozenset[State] = frozenset({State.DELIVERING, State.AWAITING_RECEIPT})
 # States that count as "the case system has it".

@@ -263,12 +263,6 @@ class Ledger:
             ).scalars()
         )
 
-    def count_by_state(self) -> dict[State, int]:
-        rows = self._db.execute(
-            select(schema.reports.c.state, func.count()).group_by(schema.reports.c.state)
-        )
-        return {State(state): count for state, count in rows}
-
     # -- outbox ------------------------------------------------------------------------
 
     def dispatch(self, report_id: str, dispatch: Dispatch, at: datetime) -> None:

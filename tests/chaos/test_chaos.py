@@ -4,7 +4,6 @@ real sandbox case systems; Redis and RabbitMQ)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,24 +11,11 @@ import redis
 
 from ledger.lifecycle import State
 from tests.support.processes import wait_for
-from tests.support.stack import Broker, RecipientSpec, Stack, split_stack
+from tests.support.stack import FAST_RECOVERY, Broker, RecipientSpec, split_stack
 
 pytestmark = pytest.mark.chaos
 
-RECOVERY = {
-    "RELAY_VERIFY_DELAY_SECONDS": "2",
-    "RELAY_SCHEDULER_TICK_SECONDS": "0.2",
-    "RELAY_BREAKER_OPEN_SECONDS": "2",
-    "RELAY_BREAKER_FAILURES": "3",
-    "RELAY_DELIVERY_LEASE_SECONDS": "8",
-    "RELAY_SWEEP_AFTER_SECONDS": "5",
-}
-
-
-def stored_once(stack: Stack, recipient: str, report_ids: list[str]) -> None:
-    stored = Counter(entry["id"] for entry in stack.sandboxes[recipient].stored())
-    assert set(stored) == set(report_ids)
-    assert set(stored.values()) == {1}
+RECOVERY = {**FAST_RECOVERY, "RELAY_VERIFY_DELAY_SECONDS": "2"}
 
 
 def test_a_worker_killed_mid_delivery_leaves_every_report_delivered_exactly_once(
@@ -49,7 +35,7 @@ def test_a_worker_killed_mid_delivery_leaves_every_report_delivered_exactly_once
             "worker-replacement", ["worker", "--pool", "prefork", "--concurrency", "2"]
         )
         stack.wait_for_states(ids, {State.VERIFIED}, timeout=120)
-        stored_once(stack, "bergen", ids)
+        stack.assert_stored_once("bergen", ids)
         assert in_flight, "the kill should have caught deliveries in flight"
 
 
@@ -70,4 +56,4 @@ def test_losing_everything_the_broker_held_loses_no_report(
             stack.processes["worker"].kill()
             stack.start_process("worker-2", ["worker", "--pool", "prefork", "--concurrency", "2"])
         stack.wait_for_states(ids, {State.VERIFIED}, timeout=120)
-        stored_once(stack, "bergen", ids)
+        stack.assert_stored_once("bergen", ids)

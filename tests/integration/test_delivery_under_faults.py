@@ -12,21 +12,9 @@ from intake.meldingstyper import PRIVAT_V2
 from ledger.lifecycle import State
 from tests.support.processes import wait_for
 from tests.support.reports import submission
-from tests.support.stack import Broker, RecipientSpec, Stack, split_stack
+from tests.support.stack import FAST_RECOVERY, Broker, RecipientSpec, split_stack
 
 pytestmark = pytest.mark.integration
-
-FAST_RECOVERY = {
-    "RELAY_BREAKER_OPEN_SECONDS": "2",
-    "RELAY_BREAKER_FAILURES": "3",
-    "RELAY_DELIVERY_LEASE_SECONDS": "8",
-    "RELAY_SWEEP_AFTER_SECONDS": "10",
-}
-
-
-def stored_once(stack: Stack, recipient: str, report_ids: list[str]) -> None:
-    stored = [entry["id"] for entry in stack.sandboxes[recipient].stored()]
-    assert sorted(stored) == sorted(report_ids)
 
 
 def test_store_then_fail_is_stored_once_and_delivered_with_every_attempt_recorded(
@@ -42,7 +30,7 @@ def test_store_then_fail_is_stored_once_and_delivered_with_every_attempt_recorde
         )
         stack.sandboxes["bergen"].set_faults(store_then_fail_rate=0)
         stack.wait_for_states(ids, {State.VERIFIED}, timeout=90)
-        stored_once(stack, "bergen", ids)
+        stack.assert_stored_once("bergen", ids)
         for report_id in ids:
             history = stack.history(report_id)
             outcomes = [
@@ -82,7 +70,7 @@ def test_a_422_is_dead_lettered_after_one_attempt_and_redrive_delivers_it(
         redriven = next(t for t in stack.history(report_id) if t.actor == "operator:kari")
         assert (redriven.from_state, redriven.to_state) == (State.DEAD_LETTERED, State.ROUTED)
         assert redriven.reason == "redrive: case system fixed"
-        stored_once(stack, "bergen", [report_id])
+        stack.assert_stored_once("bergen", [report_id])
 
 
 def test_a_recipient_down_for_20_seconds_gets_everything_and_nothing_is_dead_lettered(
@@ -95,7 +83,7 @@ def test_a_recipient_down_for_20_seconds_gets_everything_and_nothing_is_dead_let
         assert all(stack.state(report_id) is not State.DEAD_LETTERED for report_id in ids)
         stack.sandboxes["bergen"].start()
         stack.wait_for_states(ids, {State.VERIFIED}, timeout=90)
-        stored_once(stack, "bergen", ids)
+        stack.assert_stored_once("bergen", ids)
         for report_id in ids:
             assert State.DEAD_LETTERED not in [t.to_state for t in stack.history(report_id)]
 
@@ -126,7 +114,7 @@ def test_a_down_and_a_slow_recipient_do_not_hold_up_a_healthy_one(
         stored = {State.DELIVERED, State.VERIFIED}
         assert not any(stack.state(report_id) in stored for report_id in down)
         assert sum(stack.state(report_id) in stored for report_id in slow) <= 3
-        stored_once(stack, "oslo", healthy)
+        stack.assert_stored_once("oslo", healthy)
 
 
 def test_fiks_io_receipts_decide_the_outcome(
@@ -166,5 +154,5 @@ def test_fiks_io_receipts_decide_the_outcome(
         )
         silent_reasons = [t.reason for t in stack.history(silent)]
         assert "no receipt within 3 s" in silent_reasons
-        stored_once(stack, "fiks", [stored])
-        stored_once(stack, "fiks-silent", [silent])
+        stack.assert_stored_once("fiks", [stored])
+        stack.assert_stored_once("fiks-silent", [silent])

@@ -19,20 +19,13 @@ from fastapi import FastAPI, Request
 from ledger.lifecycle import State
 from relay.servers import ServerThread, bind
 from tests.support.processes import wait_for
-from tests.support.stack import Broker, RecipientSpec, Stack, split_stack
+from tests.support.stack import FAST_RECOVERY, Broker, RecipientSpec, Stack, split_stack
 
 pytestmark = pytest.mark.integration
 
 VERIFY_DELAY = 2.0
-TICK = 0.2
-PROOF_ENV = {
-    "RELAY_VERIFY_DELAY_SECONDS": str(VERIFY_DELAY),
-    "RELAY_SCHEDULER_TICK_SECONDS": str(TICK),
-    "RELAY_BREAKER_OPEN_SECONDS": "2",
-    "RELAY_BREAKER_FAILURES": "3",
-    "RELAY_DELIVERY_LEASE_SECONDS": "8",
-    "RELAY_SWEEP_AFTER_SECONDS": "5",
-}
+TICK = float(FAST_RECOVERY["RELAY_SCHEDULER_TICK_SECONDS"])
+PROOF_ENV = {**FAST_RECOVERY, "RELAY_VERIFY_DELAY_SECONDS": str(VERIFY_DELAY)}
 
 
 @pytest.fixture
@@ -74,9 +67,7 @@ def test_reports_acknowledged_but_never_stored_are_caught_and_delivered_again(
                     detection = (after.at - before.at).total_seconds()
                     assert detection <= VERIFY_DELAY + TICK + 1.0, detection
 
-        stored = Counter(entry["id"] for entry in stack.sandboxes["bergen"].stored())
-        assert set(stored) == set(ids)
-        assert set(stored.values()) == {1}
+        stack.assert_stored_once("bergen", ids)
 
 
 def test_a_damaged_copy_is_dead_lettered_as_content_mismatch_and_never_verified(

@@ -48,6 +48,15 @@ class RecipientSpec:
         return f"konto-{self.id}"
 
 
+# Settings for tests that break things: breakers, leases and the sweeper act within seconds.
+FAST_RECOVERY = {
+    "RELAY_SCHEDULER_TICK_SECONDS": "0.2",
+    "RELAY_BREAKER_OPEN_SECONDS": "2",
+    "RELAY_BREAKER_FAILURES": "3",
+    "RELAY_DELIVERY_LEASE_SECONDS": "8",
+    "RELAY_SWEEP_AFTER_SECONDS": "5",
+}
+
 DEFAULT_RECIPIENTS = (
     RecipientSpec("oslo", ("0301",)),
     RecipientSpec("bergen", ("4601",)),
@@ -139,6 +148,12 @@ class Stack:
         process = RelayProcess(name, args, self.env, self.workdir).start()
         self.processes[name] = process
         return process
+
+    def assert_stored_once(self, recipient: str, report_ids: list[str]) -> None:
+        """The recipient's case system holds exactly these reports, each stored once."""
+        stored = [entry["id"] for entry in self.sandboxes[recipient].stored()]
+        assert sorted(stored) == sorted(report_ids)
+        assert len(set(stored)) == len(stored), "a report is stored more than once"
 
     def logs(self) -> str:
         every = list(self.processes.values()) + [s.process for s in self.sandboxes.values()]
