@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from ledger.records import DeadLetterKind
+
 
 class DeliveryError(Exception):
     """An attempt that did not end in proven storage."""
@@ -32,13 +34,13 @@ class TransientError(DeliveryError):
 class PermanentError(DeliveryError):
     """The case system refused the report; retrying the same bytes cannot help."""
 
-    kind = "rejected"  # the dead letter's kind, for operators' filters
+    kind = DeadLetterKind.REJECTED  # the dead letter's kind, for operators' filters
 
 
 class ContentMismatch(PermanentError):
     """The case system says it stored bytes whose hash is not ours."""
 
-    kind = "content-mismatch"
+    kind = DeadLetterKind.CONTENT_MISMATCH
 
     def __init__(self, *, status_code: int | None = None) -> None:
         super().__init__("content mismatch", status_code=status_code)
@@ -47,7 +49,7 @@ class ContentMismatch(PermanentError):
 class ReceiptFailed(PermanentError):
     """The recipient's mailbox answered that receiving failed (fiks-io `feilet`)."""
 
-    kind = "receipt-failed"
+    kind = DeadLetterKind.RECEIPT_FAILED
 
 
 @dataclass(frozen=True)

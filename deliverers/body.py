@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime
 
@@ -38,7 +37,3 @@ def delivery_body(
         separators=(",", ":"),
     )
     return envelope[:-1].encode() + b',"bekymringsmelding":' + document + b"}"
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

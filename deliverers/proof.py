@@ -6,22 +6,29 @@ same bytes); one it holds with another hash is dead-lettered as a content mismat
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from deliverers.base import Deliverer, DeliveryError, StoredCopy
 from deliverers.fiks_io import Unsupported
-from deliverers.outcomes import dead_letter
+from deliverers.outcomes import dead_letter, record
 from ledger.lifecycle import STORED, State
-from ledger.records import Report, deliver_dispatch
+from ledger.records import DeadLetterKind, Report, StateKind
+from ledger.topology import deliver_dispatch
 from ledger.uow import UnitOfWork
+from router.routes import ReceiptMode
 
 log = logging.getLogger(__name__)
 
 VERIFIER = "verifier"
 RECONCILER = "reconciler"
 MAX_MISSING = 3  # a case system that loses the same report this often needs a human
+READ_BACK_THREADS = 8
+
+UowFactory = Callable[[], UnitOfWork]
+DelivererFor = Callable[[str], Deliverer | None]
 
 
 @dataclass
@@ -39,25 +46,19 @@ def mark_missing(
     or to DEAD_LETTERED when the case system keeps losing it."""
     assert report.vendor is not None
     count = report.missing_count + 1
-    missing = uow.ledger.move(
+    missing = uow.reports.move(
         report,
         State.MISSING,
         at=now,
         actor=actor,
         reason=reason,
-        kind="missing",
+        kind=StateKind.MISSING,
         changes={"missing_count": count},
     )
     if count >= MAX_MISSING:
-        return dead_letter(
-            uow,
-            missing,
-            f"the case system lost this report {count} times after acknowledging it",
-            "missing",
-            now,
-            actor,
-        )
-    return uow.ledger.move(
+        lost = f"the case system lost this report {count} times after acknowledging it"
+        return record(uow, missing, dead_letter(lost, DeadLetterKind.MISSING), at=now, actor=actor)
+    return uow.reports.move(
         missing,
         State.ROUTED,
         at=now,
@@ -68,20 +69,48 @@ def mark_missing(
     )
 
 
+def verify_delivered(
+    uow_factory: UowFactory,
+    *,
+    verify_delay_seconds: float,
+    deliverer_for: DelivererFor,
+    receipt_mode_for: Callable[[str], ReceiptMode],
+    now: Callable[[], datetime],
+) -> int:
+    """Read back every report DELIVERED at least `verify_delay_seconds` ago, in parallel."""
+    cutoff = now() - timedelta(seconds=verify_delay_seconds)
+    with uow_factory() as uow:
+        due = uow.queries.past_due(State.DELIVERED, "updated_at", cutoff)
+    if not due:
+        return 0
+
+    def verify(report_id: str) -> State | None:
+        return verify_report(
+            uow_factory,
+            report_id,
+            deliverer_for=deliverer_for,
+            receipt_mode_for=receipt_mode_for,
+            now=now,
+        )
+
+    with ThreadPoolExecutor(READ_BACK_THREADS, thread_name_prefix="read-back") as pool:
+        return sum(1 for moved in pool.map(verify, due) if moved is not None)
+
+
 def verify_report(
-    uow_factory: Callable[[], UnitOfWork],
+    uow_factory: UowFactory,
     report_id: str,
     *,
-    deliverer_for: Callable[[str], Deliverer | None],
-    receipt_mode_for: Callable[[str], str],
+    deliverer_for: DelivererFor,
+    receipt_mode_for: Callable[[str], ReceiptMode],
     now: Callable[[], datetime],
 ) -> State | None:
     """Read one DELIVERED report back and record VERIFIED, MISSING or a content mismatch."""
     with uow_factory() as uow:
-        report = uow.ledger.get(report_id)
+        report = uow.reports.get(report_id)
     if report is None or report.state is not State.DELIVERED or report.recipient is None:
         return None
-    if receipt_mode_for(report.recipient) == "legacy":
+    if receipt_mode_for(report.recipient) is ReceiptMode.LEGACY:
         return None  # unverifiable by design; reconciliation and people watch these
     deliverer = deliverer_for(report.recipient)
     if deliverer is None:
@@ -96,12 +125,12 @@ def verify_report(
         log.warning("read-back of report %s failed (%s); will try again", report.id, error)
         return None
     with uow_factory() as uow:
-        current = uow.ledger.get(report_id, lock=True)
-        if current is None or current.last_sequence != report.last_sequence:
+        current = uow.reports.unmoved(report)
+        if current is None:
             return None
         at = now()
         if proof is not None:
-            moved = uow.ledger.move(current, State.VERIFIED, at=at, actor=VERIFIER, reason=proof)
+            moved = uow.reports.move(current, State.VERIFIED, at=at, actor=VERIFIER, reason=proof)
         elif copy is None:
             moved = mark_missing(
                 uow,
@@ -112,18 +141,13 @@ def verify_report(
             )
             log.error("report %s acknowledged by %s but not stored", report.id, report.recipient)
         elif copy.sha256 != current.delivery_sha256:
-            moved = dead_letter(
-                uow,
-                current,
-                "content mismatch",
-                "content-mismatch",
-                at,
-                VERIFIER,
-                {"read_back": True},
+            mismatch = dead_letter(
+                "content mismatch", DeadLetterKind.CONTENT_MISMATCH, {"read_back": True}
             )
+            moved = record(uow, current, mismatch, at=at, actor=VERIFIER)
             log.error("report %s stored with another hash by %s", report.id, report.recipient)
         else:
-            moved = uow.ledger.move(
+            moved = uow.reports.move(
                 current,
                 State.VERIFIED,
                 at=at,
@@ -134,8 +158,27 @@ def verify_report(
         return moved.state
 
 
+def reconcile(
+    uow_factory: UowFactory,
+    recipients: Iterable[str],
+    since: datetime,
+    *,
+    deliverer_for: DelivererFor,
+    now: Callable[[], datetime],
+) -> list[ReconcileResult]:
+    """Reconcile each of `recipients` (those with a deliverer) since `since`."""
+    results = []
+    for recipient in sorted(recipients):
+        deliverer = deliverer_for(recipient)
+        if deliverer is not None:
+            results.append(
+                reconcile_recipient(uow_factory, recipient, since, deliverer=deliverer, now=now)
+            )
+    return results
+
+
 def reconcile_recipient(
-    uow_factory: Callable[[], UnitOfWork],
+    uow_factory: UowFactory,
     recipient: str,
     since: datetime,
     *,
@@ -145,7 +188,7 @@ def reconcile_recipient(
     """Compare what the case system lists since `since` with what the ledger calls stored."""
     result = ReconcileResult(recipient)
     with uow_factory() as uow:
-        claimed = uow.ledger.stored_since(recipient, since)
+        claimed = uow.queries.stored_since(recipient, since)
     checked_at = now()
     try:
         listed = deliverer.list_since(since)
@@ -158,7 +201,7 @@ def reconcile_recipient(
     result.checked = len(claimed)
     for report_id in sorted(set(claimed) - listed):
         with uow_factory() as uow:
-            report = uow.ledger.get(report_id, lock=True)
+            report = uow.reports.get(report_id, lock=True)
             if report is None or report.state not in STORED or report.updated_at > checked_at:
                 continue
             mark_missing(

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from deliverers.base import ContentMismatch, Receipt, ReceiptFailed, TransientError
-from deliverers.body import sha256_hex
 from deliverers.control import DeliveryControl
 from deliverers.fiks_io import FEILET, MOTTATT, TIDSAVBRUDD
 from deliverers.outcomes import Outcome, apply_outcome
 from deliverers.stage import body_for
+from ledger.digest import sha256_hex
 from ledger.lifecycle import State
 from ledger.uow import UnitOfWork
+from router.routes import ReceiptMode
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class IncomingReceipt:
     body: bytes
 
 
-def interpret(receipt: IncomingReceipt, expected_sha256: str, mode: str) -> Outcome | None:
+def interpret(receipt: IncomingReceipt, expected_sha256: str, mode: ReceiptMode) -> Outcome | None:
     """What a receipt proves; None for a type that means nothing to a report."""
     if receipt.type == MOTTATT:
         proof = _json_object(receipt.body)
@@ -44,7 +45,7 @@ def interpret(receipt: IncomingReceipt, expected_sha256: str, mode: str) -> Outc
             if digest != expected_sha256:
                 return ContentMismatch()
             return Receipt(reference, expected_sha256, None)
-        if mode == "legacy":
+        if mode is ReceiptMode.LEGACY:
             return Receipt(None, expected_sha256, None, proven=False)
         return TransientError("mottatt without saksreferanse and sha256 (receipt: strict)")
     if receipt.type == FEILET:
@@ -61,12 +62,12 @@ def handle_receipt(
     receipt: IncomingReceipt,
     *,
     control_for: Callable[[str], DeliveryControl],
-    receipt_mode_for: Callable[[str], str],
+    receipt_mode_for: Callable[[str], ReceiptMode],
     now: Callable[[], datetime],
     jitter: Callable[[], float],
 ) -> State | None:
     with uow_factory() as uow:
-        report = uow.ledger.get(receipt.report_id, lock=True)
+        report = uow.reports.get(receipt.report_id, lock=True)
         if (
             report is None
             or report.recipient is None
@@ -76,7 +77,7 @@ def handle_receipt(
                 "receipt %s for report %s ignored: not awaited", receipt.type, receipt.report_id
             )
             return None
-        document = uow.ledger.document(report.id)
+        document = uow.reports.document(report.id)
         assert document is not None
         expected = sha256_hex(body_for(report, document))
         outcome = interpret(receipt, expected, receipt_mode_for(report.recipient))

@@ -7,7 +7,6 @@ import hmac
 import time
 from collections.abc import Callable
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from deliverers.base import (
     StoredCopy,
     TransientError,
 )
-from ledger.clock import rfc3339
+from ledger.clock import retry_after_seconds, rfc3339, utc_now
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 REASON_LIMIT = 300
@@ -136,7 +135,9 @@ def _failure(response: httpx.Response) -> TransientError | PermanentError:
     status = response.status_code
     if status in (408, 429) or status >= 500:
         return TransientError(
-            f"HTTP {status}", status_code=status, retry_after=retry_after_seconds(response)
+            f"HTTP {status}",
+            status_code=status,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After"), utc_now()),
         )
     return PermanentError(f"HTTP {status}: {_problem_summary(response)}", status_code=status)
 
@@ -150,18 +151,3 @@ def _problem_summary(response: httpx.Response) -> str:
         return response.reason_phrase or "no explanation"
     parts = [str(problem[key]) for key in ("title", "detail") if problem.get(key)]
     return ("; ".join(parts) or response.reason_phrase or "no explanation")[:REASON_LIMIT]
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from deliverers.base import Deliverer, Delivery, DeliveryError, PermanentError
-from deliverers.body import delivery_body, sha256_hex
+from deliverers.body import delivery_body
 from deliverers.breaker import Wait, admit
 from deliverers.control import DeliveryControl
 from deliverers.outcomes import DELIVERER, Outcome, apply_outcome
+from ledger.digest import sha256_hex
 from ledger.lifecycle import State
-from ledger.records import Report
+from ledger.records import Report, StateKind
 from ledger.uow import UnitOfWork
 
 CAPACITY_WAIT_SECONDS = 1.0
@@ -80,8 +81,8 @@ def deliver_report(
             result = error
     duration = time.monotonic() - started
     with uow_factory() as uow:
-        current = uow.ledger.get(report_id, lock=True)
-        if current is None or current.last_sequence != report.last_sequence:
+        current = uow.reports.unmoved(report)
+        if current is None:
             return None  # the lease ran out and the report moved on without us
         moved = apply_outcome(
             uow,
@@ -106,7 +107,7 @@ def claim_attempt(
 ) -> Claim | State | None:
     """DELIVERING under a lease (a `Claim`), RETRY_SCHEDULED to wait, or None: not ours."""
     with uow:
-        report = uow.ledger.get(report_id, lock=True)
+        report = uow.reports.get(report_id, lock=True)
         if report is None or report.state is not State.ROUTED or report.recipient is None:
             return None
         control = control_for(report.recipient)
@@ -119,7 +120,7 @@ def claim_attempt(
             waited = _wait(uow, report, at, decision.until + spread, decision.reason, "breaker")
             uow.commit()
             return waited.state
-        in_flight = uow.ledger.count_for_recipient(report.recipient, [State.DELIVERING])
+        in_flight = uow.queries.count_for_recipient(report.recipient, [State.DELIVERING])
         if in_flight >= control.max_concurrent:
             until = at + timedelta(seconds=CAPACITY_WAIT_SECONDS * (0.5 + jitter()))
             reason = (
@@ -132,7 +133,7 @@ def claim_attempt(
         if decision.probe:
             uow.health.save(decision.health)
         attempt = report.attempts + 1
-        claimed = uow.ledger.move(
+        claimed = uow.reports.move(
             report,
             State.DELIVERING,
             at=at,
@@ -144,7 +145,7 @@ def claim_attempt(
                 "next_attempt_at": None,
             },
         )
-        document = uow.ledger.document(report_id)
+        document = uow.reports.document(report_id)
         assert document is not None, f"report {report_id} has no stored content"
         uow.commit()
         return Claim(claimed, document)
@@ -153,13 +154,13 @@ def claim_attempt(
 def _wait(
     uow: UnitOfWork, report: Report, at: datetime, until: datetime, reason: str, cause: str
 ) -> Report:
-    return uow.ledger.move(
+    return uow.reports.move(
         report,
         State.RETRY_SCHEDULED,
         at=at,
         actor=DELIVERER,
         reason=f"waiting, no attempt spent: {reason}",
-        kind="waiting",
+        kind=StateKind.WAITING,
         detail={"wait": cause},
         changes={"next_attempt_at": until},
     )

@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from intake.openapi import openapi_document
-from intake.problems import Problem
+from intake.problems import PROBLEM_JSON, Problem
 from intake.request_checks import (
     authenticate,
     check_content_type,
@@ -99,33 +99,46 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
     return app
 
 
+def problem_response(problem: Problem) -> JSONResponse:
+    return JSONResponse(
+        problem.body(),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
 def _answer_problems(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_request: Request, problem: Problem) -> JSONResponse:
-        return problem.response()
+        return problem_response(problem)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
         detail = str(error.detail)
-        return Problem(
-            error.status_code, slug, detail, detail, headers=dict(error.headers or {})
-        ).response()
+        return problem_response(
+            Problem(error.status_code, slug, detail, detail, headers=dict(error.headers or {}))
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, _error: RequestValidationError) -> JSONResponse:
-        return Problem(400, "bad-request", "Bad request", "the request is malformed").response()
+        return problem_response(
+            Problem(400, "bad-request", "Bad request", "the request is malformed")
+        )
 
     @app.exception_handler(Exception)
     async def _bug(_request: Request, error: Exception) -> JSONResponse:
         """A bug. Logged by type only: its message might quote a report."""
         log.error("unexpected %s while answering a request", type(error).__name__)
-        return Problem(
-            500,
-            "internal-error",
-            "Internal error",
-            "the report may not be stored; send it again with the same Idempotency-Key",
-        ).response()
+        return problem_response(
+            Problem(
+                500,
+                "internal-error",
+                "Internal error",
+                "the report may not be stored; send it again with the same Idempotency-Key",
+            )
+        )
 
 
 def _submit(config: IntakeConfig, client_id: str, key: str | None, raw: bytes) -> Accepted:
@@ -136,7 +149,7 @@ def _submit(config: IntakeConfig, client_id: str, key: str | None, raw: bytes) -
 
 def _ping(config: IntakeConfig) -> None:
     with ledger_errors_as_503(), config.uow_factory() as uow:
-        uow.ledger.ping()
+        uow.queries.ping()
 
 
 @contextmanager
@@ -163,10 +176,10 @@ def _ledger_unavailable() -> Problem:
 
 def _status_view(config: IntakeConfig, report_id: str, client_id: str) -> dict[str, Any] | None:
     with ledger_errors_as_503(), config.uow_factory() as uow:
-        report = uow.ledger.get(report_id)
+        report = uow.reports.get(report_id)
         if report is None or report.client_id != client_id:
             return None
-        history = uow.ledger.history(report_id)
+        history = uow.reports.history(report_id)
     return {
         "id": report.id,
         "meldingstype": report.meldingstype,

@@ -38,7 +38,8 @@ from intake.client_errors import (
     UnsupportedMediaType,
     refusal,
 )
-from intake.client_retry import RETRYABLE_STATUSES, RetryPolicy, retry_after_seconds
+from intake.client_retry import RETRYABLE_STATUSES, RetryPolicy
+from ledger.clock import retry_after_seconds
 
 __all__ = [
     "BadRequest",

@@ -1,10 +1,9 @@
-"""Errors answered as `application/problem+json` (RFC 9457)."""
+"""Errors answered as `application/problem+json` (RFC 9457): plain values here, turned into
+HTTP answers only by `intake.api`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from fastapi.responses import JSONResponse
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://bekymring-relay.example/problems/"
@@ -30,7 +29,7 @@ class Problem(Exception):
     def __str__(self) -> str:
         return f"{self.status} {self.title}"
 
-    def response(self) -> JSONResponse:
+    def body(self) -> dict[str, object]:
         body: dict[str, object] = {
             "type": PROBLEM_BASE + self.slug,
             "title": self.title,
@@ -39,9 +38,7 @@ class Problem(Exception):
         }
         if self.errors:
             body["errors"] = [{"pointer": e.pointer, "detail": e.detail} for e in self.errors]
-        return JSONResponse(
-            body, status_code=self.status, media_type=PROBLEM_JSON, headers=self.headers
-        )
+        return body
 
 
 def json_pointer(*parts: str | int) -> str:

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from intake.parsing import canonical_bytes, parse_json_object
 from intake.problems import Problem
 from intake.validation import validate_submission
-from ledger.records import ROUTE, NewReport
-from ledger.uow import UnitOfWork
+from ledger.digest import sha256_hex
+from ledger.errors import DuplicateKey
+from ledger.records import NewReport
+from ledger.topology import ROUTE
+
+if TYPE_CHECKING:
+    from ledger.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ class Accepted:
 def request_fingerprint(body: dict[str, Any]) -> str:
     """Same JSON content, same fingerprint, whatever the key order or whitespace."""
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    return sha256_hex(canonical.encode("utf-8", "surrogatepass"))
 
 
 def submission_from_body(client_id: str, idempotency_key: str | None, raw: bytes) -> Submission:
@@ -84,7 +86,7 @@ def accept_report(
     """Store the report durably, or raise. Returns the earlier answer for a repeated key."""
     try:
         return _accept_once(uow_factory(), submission, now=now, new_id=new_id)
-    except IntegrityError:
+    except DuplicateKey:
         # A concurrent request with the same key committed first; answer as it did.
         if submission.idempotency_key is None:
             raise
@@ -102,16 +104,16 @@ def _accept_once(
     with uow:
         key = submission.idempotency_key
         if key is not None:
-            earlier = uow.ledger.idempotent_answer(submission.client_id, key)
+            earlier = uow.keys.answer(submission.client_id, key)
             if earlier is not None:
                 request_sha256, report_id = earlier
                 if request_sha256 != submission.request_sha256:
                     raise idempotency_conflict()
-                report = uow.ledger.get(report_id)
+                report = uow.reports.get(report_id)
                 assert report is not None
                 return Accepted(report.id, report.received_at, replay=True)
         received_at = now()
-        report = uow.ledger.add_report(
+        report = uow.reports.add(
             NewReport(
                 id=new_id(),
                 client_id=submission.client_id,
@@ -126,7 +128,7 @@ def _accept_once(
             dispatch=ROUTE,
         )
         if key is not None:
-            uow.ledger.remember_key(
+            uow.keys.remember(
                 submission.client_id, key, submission.request_sha256, report.id, received_at
             )
         uow.commit()

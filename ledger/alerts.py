@@ -1,14 +1,28 @@
-"""Alerts for people, kept in the ledger: raised once per report and kind, sent until heard."""
+"""Alerts for people, kept in the ledger: raised once per report and kind, sent until heard.
+
+`raise_alerts` (a scheduler job) raises one per held, dead-lettered and overdue report and
+logs it at ERROR; the webhook that sends them is at the edge (`relay.alert_webhook`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import schema
+from ledger.lifecycle import State
+from ledger.records import Report
+
+if TYPE_CHECKING:
+    from ledger.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,3 +92,74 @@ class AlertStore:
             .where(schema.alerts.c.kind == alert.kind)
             .values(**values)
         )
+
+
+@dataclass(frozen=True)
+class OverdueLimits:
+    """How long a report may take from RECEIVED to VERIFIED, per recipient."""
+
+    default_seconds: float
+    by_recipient: Mapping[str, float] = field(default_factory=dict)
+    unverifiable: frozenset[str] = frozenset()  # recipients whose receipts prove nothing
+
+    def limit_for(self, recipient: str | None) -> float:
+        return self.by_recipient.get(recipient or "", self.default_seconds)
+
+    def shortest(self) -> float:
+        return min([self.default_seconds, *self.by_recipient.values()])
+
+    def is_overdue(self, report: Report, now: datetime) -> bool:
+        """Not VERIFIED within its limit; a legacy recipient's DELIVERED report is never
+        overdue (it can never be verified: people and reconciliation watch those)."""
+        if report.state is State.DELIVERED and report.recipient in self.unverifiable:
+            return False
+        return report.received_at <= now - timedelta(seconds=self.limit_for(report.recipient))
+
+
+def overdue_reports(
+    uow_factory: Callable[[], UnitOfWork], limits: OverdueLimits, now: datetime
+) -> list[Report]:
+    """Reports not VERIFIED within their recipient's overdue limit (metadata only)."""
+    with uow_factory() as uow:
+        candidates = uow.queries.unverified_since(now - timedelta(seconds=limits.shortest()))
+    return [report for report in candidates if limits.is_overdue(report, now)]
+
+
+def raise_alerts(
+    uow_factory: Callable[[], UnitOfWork], limits: OverdueLimits, now: datetime
+) -> int:
+    """One alert per report and kind: held, dead-lettered (by kind), overdue."""
+    with uow_factory() as uow:
+        parked = uow.queries.reports_in([State.HELD, State.DEAD_LETTERED], limit=10_000)
+    raised = 0
+    for report in parked:
+        kind = "held" if report.state is State.HELD else f"dead-lettered:{report.state_kind}"
+        raised += _raise(uow_factory, report, kind, report.state_reason, now)
+    for report in overdue_reports(uow_factory, limits, now):
+        limit = limits.limit_for(report.recipient)
+        reason = f"not verified {limit:g} s after it was received; now {report.state.value}"
+        raised += _raise(uow_factory, report, "overdue", reason, now)
+    return raised
+
+
+def _raise(
+    uow_factory: Callable[[], UnitOfWork],
+    report: Report,
+    kind: str,
+    reason: str | None,
+    now: datetime,
+) -> int:
+    alert = Alert(report.id, kind, report.recipient, report.state.value, reason, now)
+    with uow_factory() as uow:
+        new = uow.alerts.raise_once(alert)
+        uow.commit()
+    if new:
+        log.error(
+            "ALERT %s: report %s (recipient %s, %s): %s",
+            kind,
+            report.id,
+            report.recipient,
+            report.state.value,
+            reason,
+        )
+    return int(new)

@@ -6,28 +6,15 @@ fields, in a canonical JSON form. Pure functions; the clock and the rows come in
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ledger.digest import sha256_hex
+from ledger.records import Transition
+
 GENESIS = "0" * 64
-
-
-@dataclass(frozen=True)
-class Link:
-    report_id: str
-    sequence: int
-    from_state: str | None
-    to_state: str
-    at: datetime
-    actor: str
-    reason: str | None
-    detail: Mapping[str, Any] | None
-    previous_hash: str
-    hash: str
 
 
 def link_hash(
@@ -57,31 +44,35 @@ def link_hash(
         separators=(",", ":"),
         ensure_ascii=True,
     )
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    return sha256_hex(canonical.encode("ascii"))
 
 
-def first_break(links: Iterable[Link]) -> int | None:
-    """The sequence number of the first link that does not fit the chain, or None if intact."""
+def transition_hash(transition: Transition) -> str:
+    """What `transition.hash` must be, given its fields and its `previous_hash`."""
+    return link_hash(
+        transition.previous_hash,
+        transition.report_id,
+        transition.sequence,
+        transition.from_state.value if transition.from_state else None,
+        transition.to_state.value,
+        transition.at,
+        transition.actor,
+        transition.reason,
+        transition.detail,
+    )
+
+
+def first_break(transitions: Iterable[Transition]) -> int | None:
+    """The sequence number of the first transition that does not fit the chain, or None."""
     expected_previous = GENESIS
     expected_sequence = 1
-    for link in links:
-        recomputed = link_hash(
-            link.previous_hash,
-            link.report_id,
-            link.sequence,
-            link.from_state,
-            link.to_state,
-            link.at,
-            link.actor,
-            link.reason,
-            link.detail,
-        )
+    for transition in transitions:
         if (
-            link.sequence != expected_sequence
-            or link.previous_hash != expected_previous
-            or link.hash != recomputed
+            transition.sequence != expected_sequence
+            or transition.previous_hash != expected_previous
+            or transition.hash != transition_hash(transition)
         ):
-            return link.sequence
-        expected_previous = link.hash
+            return transition.sequence
+        expected_previous = transition.hash
         expected_sequence += 1
     return None

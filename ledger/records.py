@@ -5,9 +5,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from ledger.lifecycle import State
+
+
+class DeadLetterKind(StrEnum):
+    """Why a report is dead-lettered, for operators' filters (`relay dlq list --reason`)."""
+
+    REJECTED = "rejected"  # the case system refused it (a 4xx, or no such recipient)
+    CONTENT_MISMATCH = "content-mismatch"  # stored, but with another hash than ours
+    EXHAUSTED = "exhausted"  # retries used up (attempts or age)
+    RECEIPT_FAILED = "receipt-failed"  # the mailbox answered feilet (fiks-io)
+    MISSING = "missing"  # acknowledged, then lost by the case system too often
+
+
+class StateKind(StrEnum):
+    """Why a report is in a state other than DEAD_LETTERED, for scripts."""
+
+    WAITING = "waiting"  # RETRY_SCHEDULED without an attempt: breaker open or no free slot
+    RETRYING = "retrying"  # RETRY_SCHEDULED after a failed attempt
+    ABANDONED = "abandoned"  # ROUTED again: an attempt's lease ran out
+    MISSING = "missing"  # MISSING: found not stored after a receipt
+    RESOLVED_MANUALLY = "resolved-manually"
+
+
+Kind = DeadLetterKind | StateKind
 
 
 @dataclass(frozen=True)
@@ -58,6 +82,8 @@ class Report:
 
 @dataclass(frozen=True)
 class Transition:
+    """One recorded state change: a link in the report's hash chain (see `ledger.chain`)."""
+
     report_id: str
     sequence: int
     from_state: State | None
@@ -103,11 +129,3 @@ class RecipientHealth:
     @property
     def is_open(self) -> bool:
         return self.open_until is not None
-
-
-ROUTE = Dispatch(task="route", queue="route")
-
-
-def deliver_dispatch(vendor: str) -> Dispatch:
-    """Deliveries go to one queue per vendor, so one vendor's trouble cannot block another's."""
-    return Dispatch(task="deliver", queue=f"deliver.{vendor}")

@@ -1,23 +1,46 @@
 """The unit of work: one database transaction around one step of the pipeline.
 
-Service functions open a unit of work, read and write through its stores (`uow.ledger`,
-`uow.health`, `uow.alerts`), and call `uow.commit()` once. Leaving the block without
-committing rolls everything back, so a step's transition, state change and outbox row are
-written together or not at all.
+Service functions open a unit of work, read and write through its stores (`uow.reports`,
+`uow.outbox`, `uow.keys`, `uow.queries`, `uow.health`, `uow.alerts`) and call
+`uow.commit()` once. Leaving the block without committing rolls everything back, so a
+step's transition, state change and outbox row are written together or not at all.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from ledger.alerts import AlertStore
 from ledger.health import HealthStore
-from ledger.repository import Ledger
+from ledger.idempotency import IdempotencyStore
+from ledger.outbox import OutboxStore
+from ledger.queries import ReportQueries
+from ledger.reports import ReportStore
 
-T = TypeVar("T")
+
+@dataclass(frozen=True)
+class Stores:
+    reports: ReportStore
+    outbox: OutboxStore
+    keys: IdempotencyStore
+    queries: ReportQueries
+    health: HealthStore
+    alerts: AlertStore
+
+    @classmethod
+    def on(cls, connection: Connection) -> Stores:
+        outbox = OutboxStore(connection)
+        return cls(
+            reports=ReportStore(connection, outbox),
+            outbox=outbox,
+            keys=IdempotencyStore(connection),
+            queries=ReportQueries(connection),
+            health=HealthStore(connection),
+            alerts=AlertStore(connection),
+        )
 
 
 class UnitOfWork:
@@ -25,28 +48,36 @@ class UnitOfWork:
         self._engine = engine
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
-        self._ledger: Ledger | None = None
-        self._health: HealthStore | None = None
-        self._alerts: AlertStore | None = None
+        self._stores: Stores | None = None
 
     @property
-    def ledger(self) -> Ledger:
-        return _open(self._ledger)
+    def reports(self) -> ReportStore:
+        return self._open().reports
+
+    @property
+    def outbox(self) -> OutboxStore:
+        return self._open().outbox
+
+    @property
+    def keys(self) -> IdempotencyStore:
+        return self._open().keys
+
+    @property
+    def queries(self) -> ReportQueries:
+        return self._open().queries
 
     @property
     def health(self) -> HealthStore:
-        return _open(self._health)
+        return self._open().health
 
     @property
     def alerts(self) -> AlertStore:
-        return _open(self._alerts)
+        return self._open().alerts
 
     def __enter__(self) -> UnitOfWork:
         self._connection = connection = self._engine.connect()
         self._transaction = connection.begin()
-        self._ledger = Ledger(connection)
-        self._health = HealthStore(connection)
-        self._alerts = AlertStore(connection)
+        self._stores = Stores.on(connection)
         return self
 
     def __exit__(
@@ -61,14 +92,18 @@ class UnitOfWork:
         finally:
             if self._connection is not None:
                 self._connection.close()
-            self._connection = self._transaction = None
-            self._ledger, self._health, self._alerts = None, None, None
+            self._connection = self._transaction = self._stores = None
 
     def commit(self) -> None:
-        _open(self._transaction).commit()
+        if self._transaction is None:
+            raise _not_open()
+        self._transaction.commit()
+
+    def _open(self) -> Stores:
+        if self._stores is None:
+            raise _not_open()
+        return self._stores
 
 
-def _open(store: T | None) -> T:
-    if store is None:
-        raise RuntimeError("the unit of work is not open; use it in a with-block")
-    return store
+def _not_open() -> RuntimeError:
+    return RuntimeError("the unit of work is not open; use it in a with-block")

@@ -20,16 +20,23 @@ from deliverers.control import DeliveryControl
 from deliverers.fiks_io import KombuMailbox
 from deliverers.registry import AdapterResources, build_deliverer
 from deliverers.retry import RetryPolicy
+from ledger.alerts import OverdueLimits
 from ledger.clock import utc_now
 from ledger.database import create_ledger_engine, is_sqlite
 from ledger.lifecycle import State
 from ledger.migrate import upgrade
 from ledger.uow import UnitOfWork
 from relay.broker import broker_connection
-from relay.routing import checked_routes
+from relay.routes_loader import checked_routes
 from relay.settings import Settings
 from router.live import LiveRoutes
-from router.routes import DeliveryOverrides, Recipient, RoutesFileError, RouteTable
+from router.routes import (
+    DeliveryOverrides,
+    ReceiptMode,
+    Recipient,
+    RoutesFileError,
+    RouteTable,
+)
 from router.stage import ROUTER, route_report
 
 log = logging.getLogger(__name__)
@@ -123,14 +130,22 @@ class Container:
             fiksio_ttl_seconds=self.settings.fiksio_ttl_seconds,
         )
 
-    def overdue_after(self, recipient_id: str | None) -> float:
-        recipient = self.routes.recipients.get(recipient_id) if recipient_id else None
-        override = recipient.delivery.overdue_after_seconds if recipient else None
-        return override or self.settings.overdue_after_seconds
+    def overdue_limits(self) -> OverdueLimits:
+        """RELAY_OVERDUE_AFTER_SECONDS, with the recipients' overrides from the routes file."""
+        recipients = self.routes.recipients.values()
+        return OverdueLimits(
+            default_seconds=self.settings.overdue_after_seconds,
+            by_recipient={
+                r.id: r.delivery.overdue_after_seconds
+                for r in recipients
+                if r.delivery.overdue_after_seconds
+            },
+            unverifiable=frozenset(r.id for r in recipients if r.receipt is ReceiptMode.LEGACY),
+        )
 
-    def receipt_mode_for(self, recipient_id: str) -> str:
+    def receipt_mode_for(self, recipient_id: str) -> ReceiptMode:
         recipient = self.routes.recipients.get(recipient_id)
-        return recipient.receipt if recipient else "strict"
+        return recipient.receipt if recipient else ReceiptMode.STRICT
 
     def control_for(self, recipient_id: str) -> DeliveryControl:
         """The settings' delivery pacing, with the recipient's overrides from the routes file."""

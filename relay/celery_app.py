@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from deliverers.registry import VENDORS
 from deliverers.stage import deliver_report
+from ledger.topology import DELIVER_TASK, ROUTE_QUEUE, ROUTE_TASK, queues_for
 from relay.bootstrap import Container, bootstrap, live_routes
 from relay.broker import celery_broker_config
 from relay.settings import Settings
@@ -23,11 +24,11 @@ from router.live import LiveRoutes
 # Below the delivery lease (RELAY_DELIVERY_LEASE_SECONDS, default 90) and far below
 # Redis's visibility timeout (3600), so a task is killed before its attempt counts as lost.
 TASK_TIME_LIMIT_SECONDS = 75
-ROUTE_QUEUE = "route"
 
 
 def worker_queues() -> list[str]:
-    return [ROUTE_QUEUE, *(f"deliver.{vendor}" for vendor in sorted(VENDORS))]
+    """Every queue a worker consumes: routing and each known vendor's deliveries."""
+    return queues_for(VENDORS)
 
 
 def task_queues(broker_url: str) -> list[Queue]:
@@ -103,11 +104,11 @@ def _register_tasks(app: RelayCelery) -> None:
         "max_retries": 5,
     }
 
-    @app.task(name="relay.route", **retry_options)  # type: ignore[untyped-decorator]
+    @app.task(name=ROUTE_TASK, **retry_options)  # type: ignore[untyped-decorator]
     def route(report_id: str) -> None:
         app.container.route(report_id)
 
-    @app.task(name="relay.deliver", **retry_options)  # type: ignore[untyped-decorator]
+    @app.task(name=DELIVER_TASK, **retry_options)  # type: ignore[untyped-decorator]
     def deliver(report_id: str) -> None:
         container = app.container
         deliver_report(

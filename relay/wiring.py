@@ -1,26 +1,32 @@
-"""Wiring the packages together: the intake app, the publisher and the scheduler's jobs."""
+"""Wiring the packages together: the intake app, the publisher, and the table of the
+scheduler's jobs (what runs when). The jobs' bodies live in the domain packages; each takes
+plain callables and values from the container."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
 from deliverers.fiks_io import konto_queue
+from deliverers.proof import ReconcileResult, reconcile, verify_delivered
 from deliverers.receipts import IncomingReceipt, handle_receipt
+from deliverers.scheduled import (
+    enforce_receipt_deadlines,
+    recover_abandoned_attempts,
+    release_due_retries,
+)
 from intake.api import IntakeConfig, create_intake_app
+from ledger.alerts import raise_alerts
+from ledger.idempotency import forget_old_keys
+from ledger.outbox import publish_outbox, sweep_stalled
 from ledger.records import OutboxMessage
+from ledger.topology import task_name
+from relay.alert_webhook import send_alerts
 from relay.bootstrap import Container
 from relay.broker import broker_connection
 from relay.celery_app import RelayCelery
-from relay.jobs import (
-    enforce_receipt_deadlines,
-    forget_old_idempotency_keys,
-    publish_outbox,
-    recover_abandoned_attempts,
-    release_due_retries,
-    sweep_stalled,
-)
-from relay.proof_jobs import raise_alerts, reconcile, send_alerts, verify_delivered
-from relay.receipts import ReceiptListener
+from relay.receipt_listener import ReceiptListener
 from relay.scheduler import Periodic
 
 PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2}
@@ -32,7 +38,7 @@ class CeleryPublisher:
 
     def publish(self, message: OutboxMessage) -> None:
         self._app.send_task(
-            f"relay.{message.task}",
+            task_name(message.task),
             args=[message.report_id],
             queue=message.queue,
             retry=True,
@@ -53,42 +59,70 @@ def intake_app(container: Container) -> FastAPI:
 
 
 def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Periodic]:
-    settings = container.settings
+    """The pipeline lane: never waits on a case system."""
+    c, settings = container, container.settings
     tick = settings.scheduler_tick_seconds
     return [
         Periodic(
-            "outbox",
-            settings.outbox_poll_seconds,
-            lambda: publish_outbox(container.uow, publisher, container.now),
+            "outbox", settings.outbox_poll_seconds, lambda: publish_outbox(c.uow, publisher, c.now)
         ),
-        Periodic(
-            "retries",
-            tick,
-            lambda: release_due_retries(container.uow, container.now, container.control_for),
-        ),
-        Periodic(
-            "abandoned-attempts",
-            tick,
-            lambda: recover_abandoned_attempts(container.uow, container.now),
-        ),
+        Periodic("retries", tick, lambda: release_due_retries(c.uow, c.now, c.control_for)),
+        Periodic("abandoned-attempts", tick, lambda: recover_abandoned_attempts(c.uow, c.now)),
         Periodic(
             "receipt-deadlines",
             tick,
-            lambda: enforce_receipt_deadlines(
-                container.uow, container.now, container.control_for, container.jitter
+            lambda: enforce_receipt_deadlines(c.uow, c.now, c.control_for, c.jitter),
+        ),
+        Periodic(
+            "sweeper", tick * 5, lambda: sweep_stalled(c.uow, c.now, settings.sweep_after_seconds)
+        ),
+        Periodic("idempotency-keys", 3600, lambda: forget_old_keys(c.uow, c.now)),
+    ]
+
+
+def proof_jobs(container: Container) -> list[Periodic]:
+    """The proof lane: read-back, reconciliation and alerts; may wait on case systems."""
+    c, settings = container, container.settings
+    tick = settings.scheduler_tick_seconds
+    return [
+        Periodic(
+            "read-back",
+            tick,
+            lambda: verify_delivered(
+                c.uow,
+                verify_delay_seconds=settings.verify_delay_seconds,
+                deliverer_for=c.deliverer_for,
+                receipt_mode_for=c.receipt_mode_for,
+                now=c.now,
             ),
         ),
         Periodic(
-            "sweeper",
-            tick * 5,
-            lambda: sweep_stalled(container.uow, container.now, settings.sweep_after_seconds),
+            "reconcile",
+            settings.reconcile_interval_seconds,
+            lambda: sum(len(result.missing) for result in reconcile_recipients(c)),
         ),
+        Periodic("alerts", tick * 5, lambda: raise_alerts(c.uow, c.overdue_limits(), c.now())),
         Periodic(
-            "idempotency-keys",
-            3600,
-            lambda: forget_old_idempotency_keys(container.uow, container.now),
+            "alert-webhook",
+            tick * 2,
+            lambda: send_alerts(c.uow, c.http, settings.alert_webhook_url, c.now),
         ),
     ]
+
+
+def reconcile_recipients(
+    container: Container, *, since: datetime | None = None, recipient: str | None = None
+) -> list[ReconcileResult]:
+    """Every recipient's (or one's) list since `since` (default: the reconcile window)."""
+    window = timedelta(seconds=container.settings.reconcile_window_seconds)
+    recipients = [r for r in container.routes.recipients if recipient in (None, r)]
+    return reconcile(
+        container.uow,
+        recipients,
+        since or container.now() - window,
+        deliverer_for=container.deliverer_for,
+        now=container.now,
+    )
 
 
 def receipt_listener(container: Container) -> ReceiptListener:
@@ -106,18 +140,3 @@ def receipt_listener(container: Container) -> ReceiptListener:
 
     connection = broker_connection(settings.broker_url, settings.broker_key_prefix)
     return ReceiptListener(connection, konto_queue(settings.fiksio_konto), handle)
-
-
-def proof_jobs(container: Container) -> list[Periodic]:
-    settings = container.settings
-    tick = settings.scheduler_tick_seconds
-    return [
-        Periodic("read-back", tick, lambda: verify_delivered(container)),
-        Periodic(
-            "reconcile",
-            settings.reconcile_interval_seconds,
-            lambda: sum(len(result.missing) for result in reconcile(container)),
-        ),
-        Periodic("alerts", tick * 5, lambda: raise_alerts(container)),
-        Periodic("alert-webhook", tick * 2, lambda: send_alerts(container)),
-    ]

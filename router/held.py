@@ -49,10 +49,10 @@ class Rerouted:
 def held_reports(uow_factory: Callable[[], UnitOfWork]) -> list[HeldReport]:
     """Every HELD report, longest held first, with the reason it was held last."""
     with uow_factory() as uow:
-        reports = uow.ledger.reports_in([State.HELD], limit=EVERY)
+        reports = uow.queries.reports_in([State.HELD], limit=EVERY)
         held = []
         for report in reports:
-            last = uow.ledger.history(report.id)[-1]
+            last = uow.reports.history(report.id)[-1]
             held.append(
                 HeldReport(
                     id=report.id,
@@ -69,7 +69,7 @@ def held_reports(uow_factory: Callable[[], UnitOfWork]) -> list[HeldReport]:
 
 def held_ids(uow_factory: Callable[[], UnitOfWork]) -> list[str]:
     with uow_factory() as uow:
-        return [report.id for report in uow.ledger.reports_in([State.HELD], limit=EVERY)]
+        return [report.id for report in uow.queries.reports_in([State.HELD], limit=EVERY)]
 
 
 def reroute(
@@ -97,12 +97,12 @@ def reroute(
         registry=registry,
     )
     with uow_factory() as uow:
-        report = uow.ledger.get(report_id)
+        report = uow.reports.get(report_id)
         if report is None:
             return Rerouted(report_id, Outcome.NO_SUCH_REPORT, "")
         if state is None:
             return Rerouted(report_id, Outcome.NOT_HELD, report.state.value)
         if state is State.ROUTED:
             return Rerouted(report_id, Outcome.ROUTED, report.recipient or "")
-        reason = uow.ledger.history(report_id)[-1].reason or ""
+        reason = uow.reports.history(report_id)[-1].reason or ""
         return Rerouted(report_id, Outcome.STILL_HELD, reason)

@@ -10,7 +10,6 @@ touches it, so that every process's next look sees a change.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger.digest import sha256_hex
 from router.routes import RoutesFileError, RouteTable, read_routes_file
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,6 @@ class FileStamp:
 def file_stamp(path: Path) -> FileStamp:
     info = os.stat(path)
     return FileStamp(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-
-
-def sha256_hex(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
 
 
 class LiveRoutes:

@@ -12,13 +12,23 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SERVES_PATTERN = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
+class ReceiptMode(StrEnum):
+    """What a recipient's receipts prove (fiks-io): `strict` ones carry the saksreferanse
+    and our sha256; `legacy` ones (an empty `mottatt`, as old case systems send) prove
+    nothing, so their reports are delivered but never verified."""
+
+    STRICT = "strict"
+    LEGACY = "legacy"
 
 
 class RoutesFileError(Exception):
@@ -65,7 +75,7 @@ class RecipientEntry(BaseModel):
     endpoint: str = Field(min_length=1)
     secret_env: str | None = None
     token_env: str | None = None
-    receipt: Literal["strict", "legacy"] = "strict"
+    receipt: ReceiptMode = ReceiptMode.STRICT
     delivery: DeliveryOverrides = Field(default_factory=DeliveryOverrides)
 
     @field_validator("serves")
@@ -96,7 +106,7 @@ class Recipient:
     endpoint: str
     secret: str | None
     token: str | None
-    receipt: str
+    receipt: ReceiptMode
     delivery: DeliveryOverrides
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ledger.lifecycle import State
-from ledger.records import deliver_dispatch
+from ledger.topology import deliver_dispatch
 from ledger.uow import UnitOfWork
 from router.registry import Registry, default_registry
 from router.resolve import Held, Routed, resolve
@@ -35,7 +35,7 @@ def route_report(
     """
     registry = default_registry() if registry is None else registry
     with uow:
-        report = uow.ledger.get(report_id, lock=True)
+        report = uow.reports.get(report_id, lock=True)
         if report is None or report.state not in from_states:
             return None
         decision = resolve(
@@ -44,7 +44,7 @@ def route_report(
         at = now()
         match decision:
             case Routed():
-                moved = uow.ledger.move(
+                moved = uow.reports.move(
                     report,
                     State.ROUTED,
                     at=at,
@@ -63,7 +63,7 @@ def route_report(
                     dispatch=deliver_dispatch(decision.vendor),
                 )
             case Held():
-                moved = uow.ledger.move(
+                moved = uow.reports.move(
                     report,
                     State.HELD,
                     at=at,

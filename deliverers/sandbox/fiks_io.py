@@ -18,10 +18,11 @@ from kombu.message import Message
 from kombu.messaging import Consumer, Producer
 from kombu.mixins import ConsumerMixin
 
-from deliverers.body import sha256_hex
 from deliverers.fiks_io import FEILET, MOTTATT, konto_queue
 from deliverers.sandbox.faults import Faults
 from deliverers.sandbox.store import SandboxStore
+from ledger.digest import sha256_hex
+from router.routes import ReceiptMode
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class FiksIoSandboxConfig:
     konto: str
-    receipt: str = "strict"  # "legacy": an empty mottatt, as old case systems send
+    receipt: ReceiptMode = ReceiptMode.STRICT  # LEGACY: an empty mottatt, as old systems send
     faults: Faults = field(default_factory=Faults)
 
 
@@ -80,7 +81,9 @@ class FiksIoSandbox(ConsumerMixin):
         self.store.record_post(report_id, 201 if created else 200, now)
         if self.received[report_id] > self.config.faults.silent_attempts:
             proof = {"saksreferanse": stored.saksreferanse, "sha256": stored.sha256}
-            receipt = json.dumps(proof).encode() if self.config.receipt == "strict" else b""
+            receipt = (
+                json.dumps(proof).encode() if self.config.receipt is ReceiptMode.STRICT else b""
+            )
             self._reply(reply_to, MOTTATT, report_id, receipt)
         message.ack()
 

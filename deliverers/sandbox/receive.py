@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from deliverers.body import sha256_hex
 from deliverers.sandbox.faults import Faults
 from deliverers.sandbox.store import SandboxStore
+from ledger.digest import sha256_hex
 
 
 @dataclass(frozen=True)

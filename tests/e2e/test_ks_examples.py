@@ -73,7 +73,7 @@ def test_every_example_is_delivered_with_its_content_unchanged(stack: Stack) -> 
         assert stored["bekymringsmelding"] == document
         assert list(stored["bekymringsmelding"]) == list(document)  # the order, too
         with UnitOfWork(stack.engine) as uow:
-            report = uow.ledger.get(report_id)
+            report = uow.reports.get(report_id)
         assert report is not None
         assert report.recipient == "bergen"
         assert report.sendingstidspunkt == _oslo_instant(document["sendingstidspunkt"])

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from ledger.lifecycle import State
-from ledger.records import ROUTE, NewReport
+from ledger.records import NewReport
+from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
 from router.held import Outcome, held_ids, held_reports, reroute
 from router.routes import RouteTable, load_routes
@@ -39,7 +40,7 @@ def now() -> datetime:
 def received(engine: Engine, kommunenummer: str, bydelsnummer: str | None = None) -> str:
     report_id = str(uuid.uuid4())
     with UnitOfWork(engine) as uow:
-        uow.ledger.add_report(
+        uow.reports.add(
             NewReport(report_id, "portal", "m", kommunenummer, bydelsnummer, T0),
             b"{}",
             actor="intake:portal",
@@ -96,10 +97,10 @@ def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
     assert again("no-such-id") == (Outcome.NO_SUCH_REPORT, "")
 
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(now_served)
-        routed = uow.ledger.history(now_served)
-        held_again = uow.ledger.history(still)
-        unchanged = uow.ledger.history(delivered)
+        report = uow.reports.get(now_served)
+        routed = uow.reports.history(now_served)
+        held_again = uow.reports.history(still)
+        unchanged = uow.reports.history(delivered)
     assert report is not None
     assert (report.recipient, report.kommunenummer, report.bydelsnummer) == (
         "laksevag",
@@ -118,5 +119,5 @@ def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
     assert held_again[-1].detail == {"note": "Laksevåg has its own recipient now"}
     assert len(unchanged) == 2
     with UnitOfWork(ledger_engine) as uow:
-        queues = [m.queue for m in uow.ledger.unpublished() if m.report_id == now_served]
+        queues = [m.queue for m in uow.outbox.unpublished() if m.report_id == now_served]
     assert queues == ["route", "deliver.rest-json"]

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from intake.meldingstyper import OFFENTLIG_V1, PRIVAT_V1
+from ledger.idempotency import forget_old_keys
 from ledger.uow import UnitOfWork
-from relay.jobs import forget_old_idempotency_keys
 from tests.support.intake_server import (
     AUTH,
     OTHER_TOKEN,
@@ -121,13 +121,13 @@ def test_keys_are_kept_seven_days_then_forgotten(ledger_engine: Engine) -> None:
         assert first.status_code == 202
 
         clock.at += timedelta(days=7) - timedelta(seconds=1)
-        assert forget_old_idempotency_keys(uow_factory, clock) == 0
+        assert forget_old_keys(uow_factory, clock) == 0
         again = client.post(f"{url}/v1/reports", json=body, headers=headers)
         assert again.json() == first.json()
         assert count_reports(ledger_engine) == 1
 
         clock.at += timedelta(seconds=2)
-        assert forget_old_idempotency_keys(uow_factory, clock) == 1
+        assert forget_old_keys(uow_factory, clock) == 1
         later = client.post(f"{url}/v1/reports", json=body, headers=headers)
         assert later.status_code == 202
         assert later.json()["id"] != first.json()["id"]

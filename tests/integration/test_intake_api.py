@@ -20,8 +20,8 @@ from ledger.clock import utc_now
 from ledger.database import create_ledger_engine
 from ledger.lifecycle import State
 from ledger.migrate import upgrade
+from ledger.outbox import publish_outbox
 from ledger.uow import UnitOfWork
-from relay.jobs import publish_outbox
 from tests.support.fakes import RecordingPublisher
 from tests.support.reports import submission
 
@@ -62,11 +62,11 @@ def test_accepted_means_committed_with_its_first_transition(
     assert body["received_at"].endswith("Z")
     assert response.headers["location"] == f"/v1/reports/{body['id']}"
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(body["id"])
+        report = uow.reports.get(body["id"])
         assert report is not None
         assert report.state is State.RECEIVED
         assert report.client_id == "portal"
-        assert uow.ledger.count_outbox(body["id"]) == 1
+        assert uow.outbox.count(body["id"]) == 1
 
 
 def test_status_shows_metadata_and_history_to_its_own_client_only(client: TestClient) -> None:
@@ -155,8 +155,8 @@ def test_sendingstidspunkt_is_kept_as_sent_and_stored_as_an_instant(
     body["bekymringsmelding"]["sendingstidspunkt"] = "2020-07-01T12:00:00"  # summer: +02:00
     report_id = client.post("/v1/reports", json=body, headers=AUTH).json()["id"]
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id)
-        document = uow.ledger.document(report_id)
+        report = uow.reports.get(report_id)
+        document = uow.reports.document(report_id)
     assert report is not None
     assert document is not None
     assert report.sendingstidspunkt == datetime(2020, 7, 1, 10, 0, tzinfo=UTC)
@@ -171,7 +171,7 @@ def test_a_sendingstidspunkt_that_is_no_date_time_is_accepted_without_an_instant
     response = client.post("/v1/reports", json=body, headers=AUTH)
     assert response.status_code == 202
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(response.json()["id"])
+        report = uow.reports.get(response.json()["id"])
     assert report is not None
     assert report.sendingstidspunkt is None
 

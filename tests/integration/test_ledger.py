@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,9 +11,10 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DatabaseError
 
 from ledger import schema
-from ledger.chain import Link, first_break
+from ledger.chain import first_break
 from ledger.lifecycle import IllegalTransition, State
-from ledger.records import ROUTE, NewReport
+from ledger.records import NewReport
+from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
 
 pytestmark = pytest.mark.integration
@@ -23,7 +25,7 @@ T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 def add_report(engine: Engine) -> str:
     report_id = str(uuid.uuid4())
     with UnitOfWork(engine) as uow:
-        uow.ledger.add_report(
+        uow.reports.add(
             NewReport(
                 report_id, "portal", "no.ks.fiks.bekymringsmelding.privat.v2", "4601", "02", T0
             ),
@@ -38,9 +40,9 @@ def add_report(engine: Engine) -> str:
 def test_accepting_writes_report_transition_and_outbox_row_together(ledger_engine: Engine) -> None:
     report_id = add_report(ledger_engine)
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id)
-        history = uow.ledger.history(report_id)
-        outbox = uow.ledger.unpublished()
+        report = uow.reports.get(report_id)
+        history = uow.reports.history(report_id)
+        outbox = uow.outbox.unpublished()
     assert report is not None
     assert report.state is State.RECEIVED
     assert [(t.from_state, t.to_state) for t in history] == [(None, State.RECEIVED)]
@@ -50,30 +52,30 @@ def test_accepting_writes_report_transition_and_outbox_row_together(ledger_engin
 def test_an_illegal_transition_is_refused_and_writes_nothing(ledger_engine: Engine) -> None:
     report_id = add_report(ledger_engine)
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id, lock=True)
+        report = uow.reports.get(report_id, lock=True)
         assert report is not None
         with pytest.raises(IllegalTransition):
-            uow.ledger.move(report, State.VERIFIED, at=T0, actor="test")
+            uow.reports.move(report, State.VERIFIED, at=T0, actor="test")
         uow.commit()
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id)
+        report = uow.reports.get(report_id)
         assert report is not None
         assert report.state is State.RECEIVED
-        assert len(uow.ledger.history(report_id)) == 1
+        assert len(uow.reports.history(report_id)) == 1
 
 
 def test_a_rolled_back_unit_of_work_leaves_no_trace(ledger_engine: Engine) -> None:
     report_id = add_report(ledger_engine)
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id, lock=True)
+        report = uow.reports.get(report_id, lock=True)
         assert report is not None
-        uow.ledger.move(report, State.HELD, at=T0, actor="test", reason="no route")
+        uow.reports.move(report, State.HELD, at=T0, actor="test", reason="no route")
         # leaves without commit
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id)
+        report = uow.reports.get(report_id)
         assert report is not None
         assert report.state is State.RECEIVED
-        assert uow.ledger.count_outbox(report_id) == 1
+        assert uow.outbox.count(report_id) == 1
 
 
 @pytest.mark.parametrize(
@@ -92,27 +94,27 @@ def test_the_database_refuses_to_edit_history(ledger_engine: Engine, statement: 
 def test_history_is_hash_chained_and_an_edit_shows(ledger_engine: Engine) -> None:
     report_id = add_report(ledger_engine)
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id, lock=True)
+        report = uow.reports.get(report_id, lock=True)
         assert report is not None
-        report = uow.ledger.move(report, State.HELD, at=T0 + timedelta(seconds=1), actor="router")
-        uow.ledger.move(report, State.ROUTED, at=T0 + timedelta(seconds=2), actor="operator:kari")
+        report = uow.reports.move(report, State.HELD, at=T0 + timedelta(seconds=1), actor="router")
+        uow.reports.move(report, State.ROUTED, at=T0 + timedelta(seconds=2), actor="operator:kari")
         uow.commit()
     with UnitOfWork(ledger_engine) as uow:
-        history = uow.ledger.history(report_id)
-    links = [Link(**vars(t)) for t in history]
+        history = uow.reports.history(report_id)
+    links = history
     assert first_break(links) is None
-    tampered = [links[0], Link(**{**vars(links[1]), "actor": "nobody"}), links[2]]
+    tampered = [links[0], replace(links[1], actor="nobody"), links[2]]
     assert first_break(tampered) == 2
 
 
 def test_outbox_rows_are_marked_published(ledger_engine: Engine) -> None:
     report_id = add_report(ledger_engine)
     with UnitOfWork(ledger_engine) as uow:
-        [message] = uow.ledger.unpublished()
-        uow.ledger.mark_published([message.id], T0)
+        [message] = uow.outbox.unpublished()
+        uow.outbox.mark_published([message.id], T0)
         uow.commit()
     with UnitOfWork(ledger_engine) as uow:
-        assert uow.ledger.unpublished() == []
+        assert uow.outbox.unpublished() == []
     with ledger_engine.connect() as connection:
         published = connection.execute(
             select(schema.outbox.c.published_at).where(schema.outbox.c.report_id == report_id)

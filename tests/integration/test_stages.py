@@ -14,11 +14,13 @@ from deliverers.base import ContentMismatch, PermanentError, TransientError
 from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
 from deliverers.retry import RetryPolicy
+from deliverers.scheduled import recover_abandoned_attempts, release_due_retries
 from deliverers.stage import Claim, claim_attempt, deliver_report
 from ledger.lifecycle import State
-from ledger.records import ROUTE, NewReport
+from ledger.outbox import sweep_stalled
+from ledger.records import NewReport
+from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
-from relay.jobs import recover_abandoned_attempts, release_due_retries, sweep_stalled
 from router.routes import RouteTable, load_routes
 from router.stage import route_report
 from tests.support.fakes import FakeCaseSystem
@@ -55,7 +57,7 @@ def table(tmp_path: Path) -> RouteTable:
 def received(engine: Engine, kommunenummer: str = "4601") -> str:
     report_id = str(uuid.uuid4())
     with UnitOfWork(engine) as uow:
-        uow.ledger.add_report(
+        uow.reports.add(
             NewReport(
                 report_id,
                 "portal",
@@ -93,12 +95,12 @@ def deliver(
 
 def history(engine: Engine, report_id: str) -> list[tuple[State | None, State]]:
     with UnitOfWork(engine) as uow:
-        return [(t.from_state, t.to_state) for t in uow.ledger.history(report_id)]
+        return [(t.from_state, t.to_state) for t in uow.reports.history(report_id)]
 
 
 def outbox_queues(engine: Engine, report_id: str) -> list[str]:
     with UnitOfWork(engine) as uow:
-        return [m.queue for m in uow.ledger.unpublished() if m.report_id == report_id]
+        return [m.queue for m in uow.outbox.unpublished() if m.report_id == report_id]
 
 
 def test_routing_records_the_recipient_and_queues_the_delivery(
@@ -107,7 +109,7 @@ def test_routing_records_the_recipient_and_queues_the_delivery(
     report_id = received(ledger_engine)
     assert route_report(UnitOfWork(ledger_engine), table, report_id, Clock()) is State.ROUTED
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id)
+        report = uow.reports.get(report_id)
     assert report is not None
     assert (report.recipient, report.vendor, report.kommunenummer) == (
         "bergen",
@@ -129,7 +131,7 @@ def test_an_unrouted_municipality_is_held_with_a_reason(
     report_id = received(ledger_engine, kommunenummer="0301")
     assert route_report(UnitOfWork(ledger_engine), table, report_id, Clock()) is State.HELD
     with UnitOfWork(ledger_engine) as uow:
-        [_, held] = uow.ledger.history(report_id)
+        [_, held] = uow.reports.history(report_id)
     assert held.reason == "no recipient serves 0301"
 
 
@@ -141,8 +143,8 @@ def test_a_receipt_makes_it_delivered_with_the_attempt_recorded(
     case_system = FakeCaseSystem()
     assert deliver(ledger_engine, report_id, case_system, clock) is State.DELIVERED
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id)
-        last = uow.ledger.history(report_id)[-1]
+        report = uow.reports.get(report_id)
+        last = uow.reports.history(report_id)[-1]
     assert report is not None
     assert report.saksreferanse == f"SAK-{report_id[:8]}"
     assert report.attempts == 1
@@ -172,7 +174,7 @@ def test_a_transient_failure_schedules_a_retry_kept_in_the_ledger(
         deliver(ledger_engine, report_id, case_system, clock, jitter=0.5) is State.RETRY_SCHEDULED
     )
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id)
+        report = uow.reports.get(report_id)
     assert report is not None
     assert report.next_attempt_at == T0 + timedelta(seconds=5)
 
@@ -201,7 +203,7 @@ def test_a_permanent_rejection_is_dead_lettered_with_the_answer(
     case_system = FakeCaseSystem(PermanentError("HTTP 422: Ukjent kommune", status_code=422))
     assert deliver(ledger_engine, report_id, case_system, clock) is State.DEAD_LETTERED
     with UnitOfWork(ledger_engine) as uow:
-        last = uow.ledger.history(report_id)[-1]
+        last = uow.reports.history(report_id)[-1]
     assert last.reason == "HTTP 422: Ukjent kommune"
 
 
@@ -228,7 +230,7 @@ def test_exhausted_retries_are_dead_lettered(ledger_engine: Engine, table: Route
         release_due_retries(lambda: UnitOfWork(ledger_engine), clock, lambda recipient: CONTROL)
     assert deliver(ledger_engine, report_id, case_system, clock) is State.DEAD_LETTERED
     with UnitOfWork(ledger_engine) as uow:
-        last = uow.ledger.history(report_id)[-1]
+        last = uow.reports.history(report_id)[-1]
     assert last.reason == "gave up after 3 attempts; last: HTTP 502"
 
 
@@ -268,7 +270,7 @@ def test_an_open_breaker_parks_reports_without_spending_attempts(
 
     assert deliver_with(ledger_engine, waiting, down, clock) is State.RETRY_SCHEDULED
     with UnitOfWork(ledger_engine) as uow:
-        parked = uow.ledger.get(waiting)
+        parked = uow.reports.get(waiting)
         health = uow.health.get("bergen")
     assert parked is not None
     assert parked.attempts == 0
@@ -282,7 +284,7 @@ def test_an_open_breaker_parks_reports_without_spending_attempts(
     clock.advance(25)
     assert release(ledger_engine, clock) == 1  # half-open: one probe
     with UnitOfWork(ledger_engine) as uow:
-        [probe] = uow.ledger.reports_in([State.ROUTED])
+        [probe] = uow.queries.reports_in([State.ROUTED])
         assert uow.health.get("bergen").probe_report_id == probe.id
     assert deliver_with(ledger_engine, probe.id, down, clock) is State.DELIVERED
     with UnitOfWork(ledger_engine) as uow:
@@ -291,7 +293,7 @@ def test_an_open_breaker_parks_reports_without_spending_attempts(
     released = release(ledger_engine, clock)
     assert released == 1  # max_concurrent=1: one at a time
     with UnitOfWork(ledger_engine) as uow:
-        [next_one] = uow.ledger.reports_in([State.ROUTED])
+        [next_one] = uow.queries.reports_in([State.ROUTED])
     assert deliver_with(ledger_engine, next_one.id, down, clock) is State.DELIVERED
 
 
@@ -310,7 +312,7 @@ def test_a_recipient_at_its_concurrency_limit_makes_others_wait(
     )
     assert waited is State.RETRY_SCHEDULED
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(other)
+        report = uow.reports.get(other)
     assert report is not None
     assert (
         report.state_reason
@@ -334,15 +336,15 @@ def test_an_attempt_past_its_lease_is_delivered_again_and_the_late_outcome_ignor
     clock.advance(2)
     assert recover_abandoned_attempts(factory, clock) == 1
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id)
-        last = uow.ledger.history(report_id)[-1]
+        report = uow.reports.get(report_id)
+        last = uow.reports.history(report_id)[-1]
     assert report is not None
     assert report.state is State.ROUTED
     assert last.reason == "attempt 1 had no outcome before its lease ran out"
     assert outbox_queues(ledger_engine, report_id)[-1] == "deliver.rest-json"
     assert deliver_with(ledger_engine, report_id, FakeCaseSystem(), clock) is State.DELIVERED
     with UnitOfWork(ledger_engine) as uow:
-        report = uow.ledger.get(report_id)
+        report = uow.reports.get(report_id)
     assert report is not None
     assert report.attempts == 2
 

@@ -121,13 +121,13 @@ class Stack:
 
     def state(self, report_id: str) -> State:
         with UnitOfWork(self.engine) as uow:
-            report = uow.ledger.get(report_id)
+            report = uow.reports.get(report_id)
         assert report is not None
         return report.state
 
     def history(self, report_id: str) -> list[Transition]:
         with UnitOfWork(self.engine) as uow:
-            return uow.ledger.history(report_id)
+            return uow.reports.history(report_id)
 
     def wait_for_states(
         self, report_ids: list[str], states: set[State], timeout: float = 60

@@ -3,12 +3,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from ledger.chain import GENESIS, Link, first_break, link_hash
+from ledger.chain import GENESIS, first_break, link_hash
+from ledger.lifecycle import State
+from ledger.records import Transition
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-def chain(steps: list[tuple[str | None, str]]) -> list[Link]:
+def chain(steps: list[tuple[State | None, State]]) -> list[Transition]:
     links = []
     previous = GENESIS
     for sequence, (origin, target) in enumerate(steps, start=1):
@@ -17,7 +19,7 @@ def chain(steps: list[tuple[str | None, str]]) -> list[Link]:
             previous, "r1", sequence, origin, target, at, "actor", None, {"n": sequence}
         )
         links.append(
-            Link(
+            Transition(
                 "r1", sequence, origin, target, at, "actor", None, {"n": sequence}, previous, digest
             )
         )
@@ -25,10 +27,10 @@ def chain(steps: list[tuple[str | None, str]]) -> list[Link]:
     return links
 
 
-STEPS: list[tuple[str | None, str]] = [
-    (None, "RECEIVED"),
-    ("RECEIVED", "ROUTED"),
-    ("ROUTED", "DELIVERED"),
+STEPS: list[tuple[State | None, State]] = [
+    (None, State.RECEIVED),
+    (State.RECEIVED, State.ROUTED),
+    (State.ROUTED, State.DELIVERED),
 ]
 
 
@@ -38,7 +40,7 @@ def test_an_untouched_chain_is_intact() -> None:
 
 def test_an_edited_field_breaks_the_chain_at_that_link() -> None:
     links = chain(STEPS)
-    links[1] = replace(links[1], to_state="HELD")
+    links[1] = replace(links[1], to_state=State.HELD)
     assert first_break(links) == 2
 
 

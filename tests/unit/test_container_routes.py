@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from relay.bootstrap import Container, StartupError, bootstrap
-from relay.routing import checked_routes
+from relay.routes_loader import checked_routes
 from relay.settings import Settings
 from router.live import LiveRoutes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from relay.demo_scenario import RECIPIENTS, demo_reports, route_table
+from relay.demo.scenario import RECIPIENTS, demo_reports, route_table
 from router.registry import default_registry
 from router.resolve import Routed, resolve
 

@@ -12,8 +12,9 @@ import pytest
 
 from intake.client import IntakeClient
 from intake.client_errors import BadRequest, IntakeError, IntakeRefused, IntakeUnavailable
-from intake.client_retry import RetryPolicy, retry_after_seconds
+from intake.client_retry import RetryPolicy
 from intake.meldingstyper import PRIVAT_V2
+from ledger.clock import retry_after_seconds
 from tests.support.reports import document
 
 RECEIPT = {

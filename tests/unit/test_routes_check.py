@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from relay.cli import main
-from relay.demo_scenario import routes_document
+from relay.demo.scenario import routes_document
 from router.check import Finding, Kind, check
 from router.registry import default_registry
 from router.routes import RecipientEntry

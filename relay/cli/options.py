@@ -1,4 +1,5 @@
-"""What the `relay` subcommands share: start-up errors, logging, the operator's name, JSON."""
+"""What the `relay` subcommands share: start-up errors, logging, the operator's name, JSON,
+progress bars."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deliverers.registry import RecipientConfigError
 from relay.bootstrap import StartupError, load_settings
@@ -69,3 +72,10 @@ def json_option(command: F) -> F:
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def progress(*, quiet: bool) -> Progress:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    return Progress(
+        *columns, TimeElapsedColumn(), console=Console(stderr=True), disable=quiet, transient=True
+    )

@@ -1,11 +1,19 @@
-"""Operators' actions on parked reports. Each records the operator and the reason."""
+"""Operators' actions on dead letters: send again (redrive) or mark as handled by hand.
+
+Each records the operator and the reason in the ledger. Metadata only, never content.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from ledger.lifecycle import IllegalTransition, State
-from relay.bootstrap import Container
+from ledger.records import StateKind
+from ledger.uow import UnitOfWork
+from router.routes import RouteTable
+from router.stage import route_report
 
 
 @dataclass(frozen=True)
@@ -19,10 +27,21 @@ def operator_actor(operator: str) -> str:
     return f"operator:{operator}"
 
 
-def redrive(container: Container, report_id: str, *, operator: str, reason: str) -> ActionResult:
-    """DEAD_LETTERED -> ROUTED with the routes in force now (or HELD if none serves it)."""
-    moved = container.route(
+def redrive(
+    uow_factory: Callable[[], UnitOfWork],
+    table: RouteTable,
+    report_id: str,
+    now: Callable[[], datetime],
+    *,
+    operator: str,
+    reason: str,
+) -> ActionResult:
+    """DEAD_LETTERED -> ROUTED with the routes in `table` (or HELD if none serves it)."""
+    moved = route_report(
+        uow_factory(),
+        table,
         report_id,
+        now,
         from_states=frozenset({State.DEAD_LETTERED}),
         actor=operator_actor(operator),
         reason=f"redrive: {reason}",
@@ -33,21 +52,26 @@ def redrive(container: Container, report_id: str, *, operator: str, reason: str)
 
 
 def resolve_manually(
-    container: Container, report_id: str, *, operator: str, reason: str
+    uow_factory: Callable[[], UnitOfWork],
+    report_id: str,
+    now: Callable[[], datetime],
+    *,
+    operator: str,
+    reason: str,
 ) -> ActionResult:
     """DEAD_LETTERED -> RESOLVED_MANUALLY: delivered by other means."""
-    with container.uow() as uow:
-        report = uow.ledger.get(report_id, lock=True)
+    with uow_factory() as uow:
+        report = uow.reports.get(report_id, lock=True)
         if report is None:
             return ActionResult(report_id, None, "no such report")
         try:
-            moved = uow.ledger.move(
+            moved = uow.reports.move(
                 report,
                 State.RESOLVED_MANUALLY,
-                at=container.now(),
+                at=now(),
                 actor=operator_actor(operator),
                 reason=reason,
-                kind="resolved-manually",
+                kind=StateKind.RESOLVED_MANUALLY,
             )
         except IllegalTransition:
             return ActionResult(report_id, None, f"is {report.state.value}, not DEAD_LETTERED")

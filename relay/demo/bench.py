@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from deliverers.sandbox.faults import Faults
-from relay.demo_scenario import CASE_SYSTEMS, demo_reports
-from relay.demo_stack import demo_stack
+from relay.demo.scenario import CASE_SYSTEMS, demo_reports
+from relay.demo.stack import demo_stack
 
 
 @dataclass

@@ -19,7 +19,7 @@ import yaml
 from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
 from deliverers.sandbox.faults import Faults
 from deliverers.sandbox.store import SandboxStore
-from relay.demo_scenario import RECIPIENTS, routes_document, secret_env
+from relay.demo.scenario import RECIPIENTS, routes_document, secret_env
 from relay.servers import RestartableServer, bind
 
 DEMO_SETTINGS = {

@@ -10,11 +10,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ledger.alerts import overdue_reports
 from ledger.clock import rfc3339
 from ledger.lifecycle import IN_FLIGHT, State
+from ledger.records import Report
 from relay.bootstrap import Container, bootstrap
-from relay.cli_support import echo_json, json_option, settings_and_logging, startup_errors
-from relay.proof_jobs import overdue_reports, reconcile
+from relay.cli.options import echo_json, json_option, settings_and_logging, startup_errors
+from relay.wiring import reconcile_recipients
+from router.routes import ReceiptMode
 
 BACKLOG = (State.RECEIVED, State.ROUTED, State.RETRY_SCHEDULED, *IN_FLIGHT)
 
@@ -42,7 +45,7 @@ def reconcile_command(recipient: str | None, since: str | None, as_json: bool) -
     Exit status 1 when anything was missing."""
     container = _container()
     try:
-        results = reconcile(container, since=_since(since), recipient=recipient)
+        results = reconcile_recipients(container, since=_since(since), recipient=recipient)
     finally:
         container.close()
     if as_json:
@@ -69,7 +72,7 @@ def overdue_command(as_json: bool) -> None:
     recipient's). Exit status 1 when there are any."""
     container = _container()
     try:
-        reports = overdue_reports(container)
+        reports = _overdue(container)
         views = [
             {
                 "id": report.id,
@@ -143,7 +146,7 @@ def health(as_json: bool) -> None:
 
 def health_views(container: Container) -> list[dict[str, Any]]:
     overdue: dict[str | None, int] = {}
-    for report in overdue_reports(container):
+    for report in _overdue(container):
         overdue[report.recipient] = overdue.get(report.recipient, 0) + 1
     views = []
     with container.uow() as uow:
@@ -153,19 +156,23 @@ def health_views(container: Container) -> list[dict[str, Any]]:
                 {
                     "recipient": recipient.id,
                     "vendor": recipient.vendor,
-                    "verifiable": recipient.receipt != "legacy",
+                    "verifiable": recipient.receipt is not ReceiptMode.LEGACY,
                     "last_success_at": _time(state.last_success_at),
                     "last_failure_at": _time(state.last_failure_at),
                     "last_error": state.last_error,
                     "breaker_open_until": _time(state.open_until),
-                    "backlog": uow.ledger.count_for_recipient(recipient.id, BACKLOG),
-                    "dead_letters": uow.ledger.count_for_recipient(
+                    "backlog": uow.queries.count_for_recipient(recipient.id, BACKLOG),
+                    "dead_letters": uow.queries.count_for_recipient(
                         recipient.id, [State.DEAD_LETTERED]
                     ),
                     "overdue": overdue.get(recipient.id, 0),
                 }
             )
     return views
+
+
+def _overdue(container: Container) -> list[Report]:
+    return overdue_reports(container.uow, container.overdue_limits(), container.now())
 
 
 def _time(moment: datetime | None) -> str | None:

@@ -10,53 +10,30 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from ledger.clock import rfc3339
+from deliverers.dead_letters import ActionResult, redrive, resolve_manually
 from ledger.lifecycle import State
-from ledger.records import Report, Transition
+from ledger.records import DeadLetterKind
 from relay.bootstrap import Container, bootstrap
-from relay.cli_support import (
+from relay.cli.options import (
     echo_json,
     json_option,
     operator_option,
     settings_and_logging,
     startup_errors,
 )
-from relay.operations import ActionResult, redrive, resolve_manually
+from relay.cli.views import attempt_view, dead_letter_view
 
-KINDS = ("rejected", "content-mismatch", "exhausted", "receipt-failed")
+KIND_HELP = {
+    DeadLetterKind.REJECTED: "the case system refused it",
+    DeadLetterKind.CONTENT_MISMATCH: "stored with another hash than ours",
+    DeadLetterKind.EXHAUSTED: "retries used up",
+    DeadLetterKind.RECEIPT_FAILED: "the fiks-io mailbox answered feilet",
+    DeadLetterKind.MISSING: "acknowledged, then lost by the case system 3 times",
+}
 
 
 def _container() -> Container:
     return bootstrap(settings_and_logging())
-
-
-def dead_letter_view(report: Report) -> dict[str, Any]:
-    return {
-        "id": report.id,
-        "recipient": report.recipient,
-        "kommunenummer": report.kommunenummer or report.submitted_kommunenummer,
-        "kind": report.state_kind,
-        "reason": report.state_reason,
-        "attempts": report.attempts,
-        "dead_lettered_at": rfc3339(report.updated_at),
-    }
-
-
-def attempt_view(transition: Transition) -> dict[str, Any]:
-    detail = dict(transition.detail or {})
-    return {
-        "sequence": transition.sequence,
-        "at": rfc3339(transition.at),
-        "from": transition.from_state.value if transition.from_state else None,
-        "to": transition.to_state.value,
-        "actor": transition.actor,
-        "reason": transition.reason,
-        **{
-            key: detail[key]
-            for key in ("attempt", "status_code", "error", "duration_ms")
-            if key in detail
-        },
-    }
 
 
 @click.group()
@@ -66,7 +43,15 @@ def dlq() -> None:
 
 @dlq.command("list")
 @click.option("--recipient", default=None, help="Only this recipient's.")
-@click.option("--reason", "kind", default=None, help=f"Only this kind: {', '.join(KINDS)}.")
+@click.option(
+    "--reason",
+    "kind",
+    type=click.Choice([kind.value for kind in DeadLetterKind]),
+    default=None,
+    help="Only this kind: "
+    + "; ".join(f"{kind.value} ({meaning})" for kind, meaning in KIND_HELP.items())
+    + ".",
+)
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1))
 @json_option
 @startup_errors
@@ -74,8 +59,11 @@ def list_dead_letters(recipient: str | None, kind: str | None, limit: int, as_js
     """Dead-lettered reports, oldest first."""
     container = _container()
     with container.uow() as uow:
-        reports = uow.ledger.reports_in(
-            [State.DEAD_LETTERED], recipient=recipient, kind=kind, limit=limit
+        reports = uow.queries.reports_in(
+            [State.DEAD_LETTERED],
+            recipient=recipient,
+            kind=DeadLetterKind(kind) if kind else None,
+            limit=limit,
         )
     container.close()
     views = [dead_letter_view(report) for report in reports]
@@ -106,8 +94,8 @@ def show(report_id: str, as_json: bool) -> None:
     """One report's attempts and their outcomes."""
     container = _container()
     with container.uow() as uow:
-        report = uow.ledger.get(report_id)
-        history = uow.ledger.history(report_id) if report else []
+        report = uow.reports.get(report_id)
+        history = uow.reports.history(report_id) if report else []
     container.close()
     if report is None:
         click.echo(f"relay: no report {report_id}", err=True)
@@ -164,13 +152,18 @@ def redrive_command(
         with container.uow() as uow:
             ids = [
                 r.id
-                for r in uow.ledger.reports_in(
+                for r in uow.queries.reports_in(
                     [State.DEAD_LETTERED], recipient=recipient, limit=1_000_000
                 )
             ]
-    results = _each(
-        ids, lambda rid: redrive(container, rid, operator=operator, reason=reason), as_json
-    )
+    table = container.routes
+
+    def send_again(report_id: str) -> ActionResult:
+        return redrive(
+            container.uow, table, report_id, container.now, operator=operator, reason=reason
+        )
+
+    results = _each(ids, send_again, as_json)
     container.close()
     _finish(results, as_json, "redriven")
 
@@ -184,7 +177,9 @@ def redrive_command(
 def resolve_command(report_id: str, reason: str, operator: str, as_json: bool) -> None:
     """Mark a dead letter RESOLVED_MANUALLY: it reached the case system another way."""
     container = _container()
-    result = resolve_manually(container, report_id, operator=operator, reason=reason)
+    result = resolve_manually(
+        container.uow, report_id, container.now, operator=operator, reason=reason
+    )
     container.close()
     _finish([result], as_json, "resolved")
 

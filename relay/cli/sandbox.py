@@ -12,6 +12,7 @@ import click
 from deliverers.sandbox.faults import Faults
 from deliverers.sandbox.store import SandboxStore
 from relay.servers import RestartableServer
+from router.routes import ReceiptMode
 
 
 @click.command()
@@ -23,7 +24,12 @@ from relay.servers import RestartableServer
 @click.option("--secret-env", help="rest-json: env var holding the shared signing secret.")
 @click.option("--token-env", default=None, help="rest-json: env var holding a bearer token.")
 @click.option("--konto", default=None, help="fiks-io: the mailbox konto id to consume.")
-@click.option("--receipt", type=click.Choice(["strict", "legacy"]), default="strict")
+@click.option(
+    "--receipt",
+    type=click.Choice([mode.value for mode in ReceiptMode]),
+    default=ReceiptMode.STRICT.value,
+    show_default=True,
+)
 @click.option("--database", type=click.Path(path_type=Path), default=None, help="SQLite file.")
 @click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Share answered 503.")
 @click.option("--latency", type=click.FloatRange(0), default=0.0, help="Seconds before answering.")
@@ -94,7 +100,7 @@ def sandbox(
     if vendor == "fiks-io":
         if not konto:
             raise click.UsageError("fiks-io needs --konto")
-        _consume_mailbox(konto, receipt, faults, store)
+        _consume_mailbox(konto, ReceiptMode(receipt), faults, store)
     server = RestartableServer(create_sandbox_app(config, store), host, port)
     server.start()
     if down_after is not None:
@@ -109,7 +115,7 @@ def sandbox(
         server.stop()
 
 
-def _consume_mailbox(konto: str, receipt: str, faults: Faults, store: SandboxStore) -> None:
+def _consume_mailbox(konto: str, receipt: ReceiptMode, faults: Faults, store: SandboxStore) -> None:
     from deliverers.sandbox.fiks_io import FiksIoSandbox, FiksIoSandboxConfig
     from relay.bootstrap import load_settings
     from relay.broker import broker_connection

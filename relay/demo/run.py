@@ -24,10 +24,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deliverers.body import sha256_hex
 from deliverers.sandbox.faults import Faults
-from relay.demo_scenario import CASE_SYSTEMS, RECIPIENTS, DemoReport, demo_reports
-from relay.demo_stack import CaseSystem, demo_stack
+from ledger.digest import sha256_hex
+from relay.demo.scenario import CASE_SYSTEMS, RECIPIENTS, DemoReport, demo_reports
+from relay.demo.stack import CaseSystem, demo_stack
 
 FINAL = {"VERIFIED", "DEAD_LETTERED", "HELD", "RESOLVED_MANUALLY"}
 HTTP_THREADS = 8

@@ -1,0 +1,127 @@
+"""The transactional outbox: rows written with a state change, published after it commits.
+
+`publish_outbox` hands committed rows to the broker (at least once, by design);
+`sweep_stalled` writes a new row for a report whose message the broker may have lost.
+Both are jobs the scheduler runs; the stages ignore a message for a report that has moved
+on, so publishing twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import Connection, func, select, update
+
+from ledger import schema
+from ledger.lifecycle import State
+from ledger.records import Dispatch, OutboxMessage, Report
+from ledger.steps import each_locked
+from ledger.topology import ROUTE, deliver_dispatch
+
+if TYPE_CHECKING:
+    from ledger.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class OutboxStore:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def dispatch(self, report_id: str, dispatch: Dispatch, at: datetime) -> None:
+        self._db.execute(
+            schema.outbox.insert().values(
+                report_id=report_id,
+                task=dispatch.task,
+                queue=dispatch.queue,
+                created_at=at,
+                publish_attempts=0,
+            )
+        )
+
+    def unpublished(self, *, limit: int = 100) -> list[OutboxMessage]:
+        rows = self._db.execute(
+            select(schema.outbox)
+            .where(schema.outbox.c.published_at.is_(None))
+            .order_by(schema.outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).mappings()
+        return [
+            OutboxMessage(
+                id=row["id"], report_id=row["report_id"], task=row["task"], queue=row["queue"]
+            )
+            for row in rows
+        ]
+
+    def mark_published(self, message_ids: Sequence[int], at: datetime) -> None:
+        if message_ids:
+            self._db.execute(
+                update(schema.outbox)
+                .where(schema.outbox.c.id.in_(message_ids))
+                .values(published_at=at)
+            )
+
+    def count(self, report_id: str | None = None) -> int:
+        query = select(func.count()).select_from(schema.outbox)
+        if report_id is not None:
+            query = query.where(schema.outbox.c.report_id == report_id)
+        return int(self._db.execute(query).scalar_one())
+
+
+class Publisher(Protocol):
+    def publish(self, message: OutboxMessage) -> None: ...
+
+
+def publish_outbox(
+    uow_factory: Callable[[], UnitOfWork],
+    publisher: Publisher,
+    now: Callable[[], datetime],
+    *,
+    batch: int = 200,
+) -> int:
+    """Publish committed outbox rows and mark them published. At least once, by design."""
+    with uow_factory() as uow:
+        messages = uow.outbox.unpublished(limit=batch)
+        published: list[int] = []
+        try:
+            for message in messages:
+                publisher.publish(message)
+                published.append(message.id)
+        finally:
+            uow.outbox.mark_published(published, now())
+            uow.commit()
+    return len(published)
+
+
+def sweep_stalled(
+    uow_factory: Callable[[], UnitOfWork],
+    now: Callable[[], datetime],
+    sweep_after_seconds: float,
+) -> int:
+    """A report waiting for a stage that has not moved for too long is published to that
+    stage again: the broker may have lost the message (flush, failover, a killed worker
+    holding it unacknowledged). Publishing twice is harmless; the stages check state."""
+    cutoff = now() - timedelta(seconds=sweep_after_seconds)
+    with uow_factory() as uow:
+        stalled = uow.queries.stalled([State.RECEIVED, State.ROUTED], cutoff)
+
+    def republish(uow: UnitOfWork, report: Report) -> bool:
+        if report.updated_at >= cutoff:
+            return False
+        if report.state is State.RECEIVED:
+            dispatch = ROUTE
+        elif report.state is State.ROUTED and report.vendor is not None:
+            dispatch = deliver_dispatch(report.vendor)
+        else:
+            return False
+        uow.outbox.dispatch(report.id, dispatch, now())
+        return True
+
+    swept = each_locked(uow_factory, stalled, republish)
+    if swept:
+        log.warning("swept %d stalled reports back onto their queues", swept)
+    return swept

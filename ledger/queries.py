@@ -1,0 +1,128 @@
+"""Read-only questions the jobs and operators ask of many reports at once.
+
+Each returns ids or plain `Report` values; a job then moves each report in a transaction of
+its own (`ledger.steps.each_locked`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from ledger import schema
+from ledger.lifecycle import STORED, State
+from ledger.records import Kind, Report
+
+
+class ReportQueries:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def ping(self) -> None:
+        self._db.execute(select(1)).scalar_one()
+
+    def reports_in(
+        self,
+        states: Sequence[State],
+        *,
+        recipient: str | None = None,
+        kind: Kind | None = None,
+        limit: int = 1000,
+    ) -> list[Report]:
+        query = select(schema.reports).where(schema.reports.c.state.in_([s.value for s in states]))
+        if recipient is not None:
+            query = query.where(schema.reports.c.recipient == recipient)
+        if kind is not None:
+            query = query.where(schema.reports.c.state_kind == kind.value)
+        rows = self._db.execute(query.order_by(schema.reports.c.updated_at).limit(limit)).mappings()
+        return [Report.from_row(row) for row in rows]
+
+    def count_for_recipient(self, recipient: str, states: Sequence[State]) -> int:
+        return int(
+            self._db.execute(
+                select(func.count())
+                .select_from(schema.reports)
+                .where(schema.reports.c.recipient == recipient)
+                .where(schema.reports.c.state.in_([s.value for s in states]))
+            ).scalar_one()
+        )
+
+    def recipients_with_due_retries(self, now: datetime) -> list[str]:
+        return list(
+            self._db.execute(
+                select(schema.reports.c.recipient)
+                .where(schema.reports.c.state == State.RETRY_SCHEDULED.value)
+                .where(schema.reports.c.next_attempt_at <= now)
+                .group_by(schema.reports.c.recipient)
+            ).scalars()
+        )
+
+    def due_retries(self, recipient: str, now: datetime, *, limit: int) -> list[str]:
+        """A recipient's RETRY_SCHEDULED reports that are due, earliest first."""
+        return list(
+            self._db.execute(
+                select(schema.reports.c.id)
+                .where(schema.reports.c.state == State.RETRY_SCHEDULED.value)
+                .where(schema.reports.c.recipient == recipient)
+                .where(schema.reports.c.next_attempt_at <= now)
+                .order_by(schema.reports.c.next_attempt_at)
+                .limit(limit)
+            ).scalars()
+        )
+
+    def stalled(self, states: Sequence[State], cutoff: datetime, *, limit: int = 500) -> list[str]:
+        """Reports in `states` unchanged since `cutoff` and not dispatched since then either."""
+        recently_dispatched = (
+            select(schema.outbox.c.id)
+            .where(schema.outbox.c.report_id == schema.reports.c.id)
+            .where(schema.outbox.c.created_at >= cutoff)
+            .exists()
+        )
+        return list(
+            self._db.execute(
+                select(schema.reports.c.id)
+                .where(schema.reports.c.state.in_([s.value for s in states]))
+                .where(schema.reports.c.updated_at < cutoff)
+                .where(~recently_dispatched)
+                .order_by(schema.reports.c.updated_at)
+                .limit(limit)
+            ).scalars()
+        )
+
+    def stored_since(self, recipient: str, since: datetime) -> list[str]:
+        """Ids the ledger calls DELIVERED or VERIFIED at `recipient`, received since `since`."""
+        return list(
+            self._db.execute(
+                select(schema.reports.c.id)
+                .where(schema.reports.c.recipient == recipient)
+                .where(schema.reports.c.state.in_([s.value for s in STORED]))
+                .where(schema.reports.c.received_at >= since)
+            ).scalars()
+        )
+
+    def unverified_since(self, cutoff: datetime, *, limit: int = 10_000) -> list[Report]:
+        """Reports received before `cutoff` that are neither VERIFIED nor resolved by hand."""
+        done = [State.VERIFIED.value, State.RESOLVED_MANUALLY.value]
+        rows = self._db.execute(
+            select(schema.reports)
+            .where(schema.reports.c.state.not_in(done))
+            .where(schema.reports.c.received_at <= cutoff)
+            .order_by(schema.reports.c.received_at)
+            .limit(limit)
+        ).mappings()
+        return [Report.from_row(row) for row in rows]
+
+    def past_due(self, state: State, column: str, now: datetime, *, limit: int = 500) -> list[str]:
+        """Ids of reports in `state` whose deadline `column` (a UTC time) has passed."""
+        deadline = schema.reports.c[column]
+        return list(
+            self._db.execute(
+                select(schema.reports.c.id)
+                .where(schema.reports.c.state == state.value)
+                .where(deadline <= now)
+                .order_by(deadline)
+                .limit(limit)
+            ).scalars()
+        )

@@ -1,0 +1,189 @@
+"""Reports and their history, inside one transaction (owned by the unit of work).
+
+Every state change goes through `ReportStore.move`: it checks the lifecycle, appends a
+hash-chained transition, updates the report's derived state and, if asked, adds an outbox
+row, all on the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from ledger import schema
+from ledger.chain import GENESIS, transition_hash
+from ledger.errors import ConcurrentChange
+from ledger.lifecycle import State, check_transition
+from ledger.outbox import OutboxStore
+from ledger.records import Dispatch, Kind, NewReport, Report, Transition
+
+
+class ReportStore:
+    def __init__(self, connection: Connection, outbox: OutboxStore) -> None:
+        self._db = connection
+        self._outbox = outbox
+
+    def add(self, new: NewReport, document: bytes, *, actor: str, dispatch: Dispatch) -> Report:
+        """Insert a report in RECEIVED with its first transition and its first outbox row."""
+        check_transition(new.id, None, State.RECEIVED)
+        self._db.execute(
+            schema.reports.insert().values(
+                id=new.id,
+                client_id=new.client_id,
+                meldingstype=new.meldingstype,
+                state=State.RECEIVED.value,
+                submitted_kommunenummer=new.submitted_kommunenummer,
+                submitted_bydelsnummer=new.submitted_bydelsnummer,
+                received_at=new.received_at,
+                sendingstidspunkt=new.sendingstidspunkt,
+                updated_at=new.received_at,
+                attempts=0,
+                missing_count=0,
+                last_sequence=0,
+                last_hash=GENESIS,
+            )
+        )
+        self._db.execute(
+            schema.report_contents.insert().values(report_id=new.id, document=document)
+        )
+        first = self._append(new.id, 1, GENESIS, None, State.RECEIVED, new.received_at, actor)
+        self._db.execute(
+            update(schema.reports)
+            .where(schema.reports.c.id == new.id)
+            .values(last_sequence=1, last_hash=first.hash)
+        )
+        self._outbox.dispatch(new.id, dispatch, new.received_at)
+        report = self.get(new.id)
+        assert report is not None
+        return report
+
+    def get(self, report_id: str, *, lock: bool = False) -> Report | None:
+        query = select(schema.reports).where(schema.reports.c.id == report_id)
+        if lock:
+            query = query.with_for_update()
+        row = self._db.execute(query).mappings().first()
+        return Report.from_row(row) if row else None
+
+    def unmoved(self, report: Report) -> Report | None:
+        """`report` read again and locked, if nothing has moved it since it was read.
+
+        For steps that read a report in one transaction, worked without one (a push, a
+        read-back) and now record the outcome: None means another process moved it on.
+        """
+        current = self.get(report.id, lock=True)
+        if current is None or current.last_sequence != report.last_sequence:
+            return None
+        return current
+
+    def document(self, report_id: str) -> bytes | None:
+        return self._db.execute(
+            select(schema.report_contents.c.document).where(
+                schema.report_contents.c.report_id == report_id
+            )
+        ).scalar_one_or_none()
+
+    def move(
+        self,
+        report: Report,
+        to_state: State,
+        *,
+        at: datetime,
+        actor: str,
+        reason: str | None = None,
+        kind: Kind | None = None,
+        detail: Mapping[str, Any] | None = None,
+        changes: Mapping[str, Any] | None = None,
+        dispatch: Dispatch | None = None,
+    ) -> Report:
+        """Record `report.state -> to_state` and apply `changes` to the report's columns.
+
+        `reason` (for people) and `kind` (for scripts) describe why the report is now in
+        its state; they are kept on the report until its next move.
+
+        `report` must have been read in this transaction with `lock=True`.
+        Raises `IllegalTransition` (and writes nothing) if the lifecycle forbids the move.
+        """
+        check_transition(report.id, report.state, to_state)
+        sequence = report.last_sequence + 1
+        link = self._append(
+            report.id, sequence, report.last_hash, report.state, to_state, at, actor, reason, detail
+        )
+        values: dict[str, Any] = dict(changes or {})
+        values.update(
+            state=to_state.value,
+            updated_at=at,
+            last_sequence=sequence,
+            last_hash=link.hash,
+            state_reason=reason,
+            state_kind=kind.value if kind else None,
+        )
+        result = self._db.execute(
+            update(schema.reports)
+            .where(schema.reports.c.id == report.id)
+            .where(schema.reports.c.last_sequence == report.last_sequence)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentChange(report.id)
+        if dispatch is not None:
+            self._outbox.dispatch(report.id, dispatch, at)
+        moved = self.get(report.id)
+        assert moved is not None
+        return moved
+
+    def history(self, report_id: str) -> list[Transition]:
+        rows = self._db.execute(
+            select(schema.transitions)
+            .where(schema.transitions.c.report_id == report_id)
+            .order_by(schema.transitions.c.sequence)
+        ).mappings()
+        return [
+            Transition(
+                **{
+                    **row,
+                    "from_state": State(row["from_state"]) if row["from_state"] else None,
+                    "to_state": State(row["to_state"]),
+                }
+            )
+            for row in rows
+        ]
+
+    def _append(
+        self,
+        report_id: str,
+        sequence: int,
+        previous_hash: str,
+        from_state: State | None,
+        to_state: State,
+        at: datetime,
+        actor: str,
+        reason: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> Transition:
+        unhashed = Transition(
+            report_id=report_id,
+            sequence=sequence,
+            from_state=from_state,
+            to_state=to_state,
+            at=at,
+            actor=actor,
+            reason=reason,
+            detail=dict(detail) if detail else None,
+            previous_hash=previous_hash,
+            hash="",
+        )
+        link = replace(unhashed, hash=transition_hash(unhashed))
+        self._db.execute(
+            schema.transitions.insert().values(
+                **{
+                    **asdict(link),
+                    "from_state": from_state.value if from_state else None,
+                    "to_state": to_state.value,
+                }
+            )
+        )
+        return link

@@ -1,0 +1,54 @@
+"""The edge where alerts leave the ledger: POSTed to RELAY_ALERT_WEBHOOK_URL until a 2xx."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+
+from ledger.alerts import Alert
+from ledger.clock import rfc3339
+from ledger.uow import UnitOfWork
+
+RETRY_CAP_SECONDS = 3600
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def send_alerts(
+    uow_factory: Callable[[], UnitOfWork],
+    http: httpx.Client,
+    url: str | None,
+    now: Callable[[], datetime],
+) -> int:
+    """POST unsent alerts to `url`; each is retried with backoff until a 2xx."""
+    if not url:
+        return 0
+    with uow_factory() as uow:
+        pending = uow.alerts.unsent(now(), limit=50)
+    sent = 0
+    for alert in pending:
+        try:
+            delivered = http.post(url, json=alert_payload(alert), timeout=TIMEOUT).is_success
+        except httpx.HTTPError:
+            delivered = False
+        with uow_factory() as uow:
+            if delivered:
+                uow.alerts.mark_sent(alert, now())
+                sent += 1
+            else:
+                delay = min(RETRY_CAP_SECONDS, 5 * 2 ** min(alert.send_attempts, 20))
+                uow.alerts.mark_failed(alert, now() + timedelta(seconds=delay))
+            uow.commit()
+    return sent
+
+
+def alert_payload(alert: Alert) -> dict[str, str | None]:
+    return {
+        "kind": alert.kind,
+        "report_id": alert.report_id,
+        "recipient": alert.recipient,
+        "state": alert.state,
+        "reason": alert.reason,
+        "raised_at": rfc3339(alert.raised_at),
+    }

@@ -1,0 +1,44 @@
+"""The `relay` command line: run the pipeline's processes, and look after reports.
+
+One module per command group; what they share (start-up errors, logging, `--operator`,
+`--json`) is in `relay.cli.options`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from relay.cli.db import db
+from relay.cli.demo import bench, demo
+from relay.cli.dlq import dlq
+from relay.cli.held import held
+from relay.cli.processes import api, run, scheduler, worker
+from relay.cli.proof import overdue_command, recipients, reconcile_command
+from relay.cli.routes import routes
+from relay.cli.sandbox import sandbox
+from relay.cli.status import status
+
+
+@click.group()
+def main() -> None:
+    """bekymring-relay: carries concern reports to case systems and proves they arrived."""
+
+
+for command in (
+    run,
+    api,
+    worker,
+    scheduler,
+    status,
+    db,
+    demo,
+    bench,
+    sandbox,
+    dlq,
+    reconcile_command,
+    overdue_command,
+    recipients,
+    routes,
+    held,
+):
+    main.add_command(command)

@@ -1,0 +1,53 @@
+"""`relay demo` and `relay bench`: the whole pipeline on simulated municipalities."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from relay.cli.options import configure_logging, startup_errors
+
+
+@click.command()
+@click.option("--reports", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--timeout", default=90.0, show_default=True, type=float, help="Seconds to wait.")
+@click.option("--faults", is_flag=True, help="Case systems that fail, go down and refuse.")
+@startup_errors
+def demo(reports: int, timeout: float, faults: bool) -> None:
+    """The whole pipeline end to end with simulated municipalities, on the embedded default."""
+    from relay.demo.run import run_demo
+
+    configure_logging("WARNING")
+    sys.exit(run_demo(reports=reports, timeout=timeout, faults=faults))
+
+
+@click.command()
+@click.option("--reports", default=300, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--timeout", default=300.0, show_default=True, type=float)
+@click.option("--database-url", default=None, help="Bench this ledger instead of SQLite.")
+@click.option("--broker-url", default=None, help="Bench this broker instead of SQLite.")
+@click.option("--verify-delay", default=1.0, show_default=True, type=float)
+@startup_errors
+def bench(
+    reports: int,
+    concurrency: int,
+    timeout: float,
+    database_url: str | None,
+    broker_url: str | None,
+    verify_delay: float,
+) -> None:
+    """Measure intake, delivery and verification end to end (JSON on stdout)."""
+    from relay.demo.bench import run_bench
+
+    configure_logging("WARNING")
+    settings = {"RELAY_VERIFY_DELAY_SECONDS": str(verify_delay)}
+    if database_url:
+        settings["RELAY_DATABASE_URL"] = database_url
+    if broker_url:
+        settings["RELAY_BROKER_URL"] = broker_url
+    result = run_bench(reports=reports, concurrency=concurrency, timeout=timeout, settings=settings)
+    click.echo(json.dumps(result, indent=2))
+    sys.exit(0 if result["not_verified"] == 0 else 1)

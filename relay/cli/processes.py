@@ -1,0 +1,99 @@
+"""`relay run|api|worker|scheduler`: the pipeline's long-running processes."""
+
+from __future__ import annotations
+
+import signal
+
+import click
+
+from relay.bootstrap import bootstrap
+from relay.cli.options import settings_and_logging, startup_errors
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@startup_errors
+def run(host: str, port: int) -> None:
+    """Everything in one process: intake API, worker, outbox relay, periodic jobs."""
+    from relay.embedded import run_embedded
+
+    settings = settings_and_logging()
+    container = bootstrap(settings)
+    container.check_routes()
+    run_embedded(container, host, port)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@startup_errors
+def api(host: str, port: int) -> None:
+    """The intake API alone (production: run several behind a load balancer)."""
+    import uvicorn
+
+    from relay.wiring import intake_app
+
+    settings = settings_and_logging()
+    container = bootstrap(settings)
+    uvicorn.run(intake_app(container), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@click.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1),
+    default=None,
+    help="Default: RELAY_WORKER_CONCURRENCY (always 1 for --pool solo).",
+)
+@click.option(
+    "--pool",
+    type=click.Choice(["prefork", "threads", "solo"]),
+    default="prefork",
+    show_default=True,
+)
+@click.option("--queues", default=None, help="Comma-separated; default: route and every vendor.")
+@startup_errors
+def worker(concurrency: int | None, pool: str, queues: str | None) -> None:
+    """A Celery worker for the routing and delivery queues."""
+    from relay.celery_app import create_celery
+    from relay.embedded import worker_argv
+
+    settings = settings_and_logging()
+    check = bootstrap(settings)
+    check.check_routes()  # a missing secret stops the start, not the first delivery
+    check.close()
+    # Celery reserves concurrency x prefetch messages. A solo worker runs one task at a
+    # time, so anything more would hold reports behind a slow delivery.
+    slots = 1 if pool == "solo" else concurrency or settings.worker_concurrency
+    celery = create_celery(settings)
+    celery.worker_main(
+        worker_argv(
+            slots,
+            pool=pool,
+            queues=queues.split(",") if queues else None,
+        )
+    )
+
+
+@click.command()
+@startup_errors
+def scheduler() -> None:
+    """The outbox relay and the periodic jobs (one or more per deployment)."""
+    from relay.background import Background
+    from relay.celery_app import create_celery
+
+    settings = settings_and_logging()
+    container = bootstrap(settings)
+    celery = create_celery(settings)
+    celery.use_container(container)
+    background = Background(container, celery)
+    signal.signal(signal.SIGTERM, lambda *_: background.stop_event.set())
+    background.start()
+    try:
+        background.stop_event.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        background.stop()
+        container.close()
