@@ -75,13 +75,8 @@ def release_due_retries(uow_factory: UowFactory, now: Clock, control_for: Contro
 
 def recover_abandoned_attempts(uow_factory: UowFactory, now: Clock) -> int:
     """DELIVERING past its lease: the worker was lost (or hung). Deliver again, same bytes."""
-    with uow_factory() as uow:
-        expired = uow.queries.past_due(State.DELIVERING, "lease_until", now())
 
-    def recover(uow: UnitOfWork, report: Report) -> bool:
-        moment = now()
-        if not _due(report, State.DELIVERING, report.lease_until, moment):
-            return False
+    def recover(uow: UnitOfWork, report: Report, moment: datetime) -> None:
         assert report.recipient is not None
         assert report.vendor is not None
         health = uow.health.get(report.recipient, lock=True)
@@ -97,9 +92,8 @@ def recover_abandoned_attempts(uow_factory: UowFactory, now: Clock) -> int:
             changes={"lease_until": None},
             dispatch=deliver_dispatch(report.vendor),
         )
-        return True
 
-    return each_locked(uow_factory, expired, recover)
+    return _each_past_due(uow_factory, now, State.DELIVERING, "lease_until", recover)
 
 
 def enforce_receipt_deadlines(
@@ -107,13 +101,8 @@ def enforce_receipt_deadlines(
 ) -> int:
     """AWAITING_RECEIPT past its deadline counts as a failed attempt (the ledger keeps the
     deadline, not the broker)."""
-    with uow_factory() as uow:
-        overdue = uow.queries.past_due(State.AWAITING_RECEIPT, "receipt_due_at", now())
 
-    def fail(uow: UnitOfWork, report: Report) -> bool:
-        moment = now()
-        if not _due(report, State.AWAITING_RECEIPT, report.receipt_due_at, moment):
-            return False
+    def fail(uow: UnitOfWork, report: Report, moment: datetime) -> None:
         assert report.recipient is not None
         control = control_for(report.recipient)
         apply_outcome(
@@ -126,9 +115,30 @@ def enforce_receipt_deadlines(
             detail={"attempt": report.attempts},
             actor=SCHEDULER,
         )
+
+    return _each_past_due(uow_factory, now, State.AWAITING_RECEIPT, "receipt_due_at", fail)
+
+
+def _each_past_due(
+    uow_factory: UowFactory,
+    now: Clock,
+    state: State,
+    deadline: str,
+    step: Callable[[UnitOfWork, Report, datetime], None],
+) -> int:
+    """Run `step` on each report in `state` whose `deadline` column has passed, checking
+    again, locked, that it still is (another scheduler may have moved it)."""
+    with uow_factory() as uow:
+        ids = uow.queries.past_due(state, deadline, now())
+
+    def checked(uow: UnitOfWork, report: Report) -> bool:
+        moment = now()
+        if not _due(report, state, getattr(report, deadline), moment):
+            return False
+        step(uow, report, moment)
         return True
 
-    return each_locked(uow_factory, overdue, fail)
+    return each_locked(uow_factory, ids, checked)
 
 
 def _due(report: Report, state: State, deadline: datetime | None, moment: datetime) -> bool:

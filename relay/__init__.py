@@ -1,0 +1,7 @@
+"""The composition root: settings, start-up and wiring; no domain logic.
+
+`settings` is the one settings object, `bootstrap` builds the container, `celery_app` and
+`broker` speak to the broker, `wiring` is the table of what runs when, `scheduler` and
+`background` run the periodic jobs, `embedded` is `relay run`; `cli/` is the `relay`
+command and `demo/` the demo and benchmark.
+"""
