@@ -1,7 +1,7 @@
 """The unit of work: one database transaction around one step of the pipeline.
 
 Service functions open a unit of work, read and write through its stores (`uow.reports`,
-`uow.outbox`, `uow.keys`, `uow.queries`, `uow.health`, `uow.alerts`) and call
+`uow.outbox`, `uow.keys`, `uow.queries`, `uow.health`, `uow.alerts`, `uow.heartbeats`) and call
 `uow.commit()` once. Leaving the block without committing rolls everything back, so a
 step's transition, state change and outbox row are written together or not at all.
 """
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, RootTransaction
 
 from ledger.alerts import AlertStore
 from ledger.health import HealthStore
+from ledger.heartbeats import HeartbeatStore
 from ledger.idempotency import IdempotencyStore
 from ledger.outbox import OutboxStore
 from ledger.queries import ReportQueries
@@ -29,6 +30,7 @@ class Stores:
     queries: ReportQueries
     health: HealthStore
     alerts: AlertStore
+    heartbeats: HeartbeatStore
 
     @classmethod
     def on(cls, connection: Connection) -> Stores:
@@ -40,6 +42,7 @@ class Stores:
             queries=ReportQueries(connection),
             health=HealthStore(connection),
             alerts=AlertStore(connection),
+            heartbeats=HeartbeatStore(connection),
         )
 
 
@@ -73,6 +76,10 @@ class UnitOfWork:
     @property
     def alerts(self) -> AlertStore:
         return self._open().alerts
+
+    @property
+    def heartbeats(self) -> HeartbeatStore:
+        return self._open().heartbeats
 
     def __enter__(self) -> UnitOfWork:
         self._connection = connection = self._engine.connect()
