@@ -4,8 +4,9 @@ then every invariant counted. Used by tests/chaos (a CI size) and benchmarks/cha
 The stack: a private PostgreSQL and a private broker (Redis or RabbitMQ) that may be killed
 and restarted, two APIs, two prefork workers and one scheduler, each supervised (started
 again when it exits, as systemd or compose would; the harness never restarts them), and
-five case systems: healthy, dropping (acknowledges and stores nothing, the 2020-2023 bug,
-and stores then fails), flaky (503s), damaging (stores a damaged copy) and refusing.
+six case systems: healthy, dropping (acknowledges and stores nothing, the 2020-2023 bug),
+flaky (503s, and stores then fails), damaging (stores a damaged copy), refusing, and a
+fiks-io mailbox whose receipts come back through the broker.
 Reports arrive from several threads through `IntakeClient`, which retries with the same
 Idempotency-Key; some are sent twice on purpose. After each fault a probe report must be
 delivered within a bound: the pipeline moves again by itself.
@@ -51,8 +52,10 @@ RECIPIENTS = (
     ),
     RecipientSpec("damaging", ("1103",), sandbox_args=("--damage-rate", "0.05", "--seed", "3")),
     RecipientSpec("refusing", ("3301",), sandbox_args=("--reject-kommunenummer", "3301")),
+    RecipientSpec("mailbox", ("1804",), vendor="fiks-io"),  # receipts through the broker
 )
 PLACES = [(spec.id, spec.serves[0]) for spec in RECIPIENTS]
+FIKS_IO_QUEUES = ("fiksio.konto.konto-mailbox", "fiksio.konto.relay")
 
 SETTINGS = {
     **FAST_RECOVERY,
@@ -61,6 +64,7 @@ SETTINGS = {
     "RELAY_WORKER_STALL_SECONDS": "10",
     "RELAY_RETRY_MAX_ATTEMPTS": "200",  # faults must not exhaust a deliverable report
     "RELAY_RETRY_CAP_SECONDS": "5",
+    "RELAY_RECEIPT_DEADLINE_SECONDS": "20",  # a receipt the broker lost is waited for 20 s
     "RELAY_LOG_LEVEL": "INFO",
 }
 
@@ -181,7 +185,7 @@ class Brokers:
         found = []
         with Connection(self.server.url, connect_timeout=5) as connection:
             channel = connection.channel()
-            for queue in ("route", "deliver.rest-json", "deliver.fiks-io"):
+            for queue in ("route", "deliver.rest-json", "deliver.fiks-io", *FIKS_IO_QUEUES):
                 with contextlib.suppress(Exception):
                     while (message := channel.basic_get(queue, no_ack=False)) is not None:
                         found.append(message.body if isinstance(message.body, bytes) else b"")
@@ -325,9 +329,9 @@ def run_chaos(
     progress: Callable[[str], None] = lambda _: None,
 ) -> ChaosResult:
     result = ChaosResult(broker_kind)
-    started = time.monotonic()
     with chaos_stack(workdir, broker_kind) as (stack, brokers, postgres):
         load = Load(stack, reports, threads, rate)
+        started = time.monotonic()  # fault times count from the first report
         load.start()
         probes = Load(stack, 0, 0)
         for number, (at, fault) in enumerate(faults):
@@ -347,7 +351,7 @@ def run_chaos(
         _look_for_canary(stack, brokers, result)
         _check(stack, load.sent, result)
         result.restarts = {name: p.exits for name, p in stack.processes.items() if p.exits}
-    result.seconds = time.monotonic() - started
+        result.seconds = time.monotonic() - started
     return result
 
 
