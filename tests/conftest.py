@@ -1,4 +1,5 @@
-"""Fixtures for real services. See tests/support/services.py for how each is found."""
+"""Fixtures for real services (see tests/support/services.py for how each is found), the
+test clock, and the hypothesis profile (see tests/support/profiles.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from ledger.database import create_ledger_engine
 from ledger.migrate import upgrade
+from tests.support.profiles import load_profile, register_profiles
 from tests.support.services import (
     RedisBroker,
     delete_redis_prefix,
@@ -21,6 +23,9 @@ from tests.support.services import (
     service_url,
 )
 from tests.support.stack import Broker
+
+register_profiles()
+load_profile()  # before the test modules are imported: their counts come from the profile
 
 
 def _psycopg(url: str) -> str:
