@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from ledger.database import create_ledger_engine
 from ledger.migrate import upgrade
+from tests.support.clock import Clock
 from tests.support.profiles import load_profile, register_profiles
 from tests.support.services import (
     RedisBroker,
@@ -26,6 +27,12 @@ from tests.support.stack import Broker
 
 register_profiles()
 load_profile()  # before the test modules are imported: their counts come from the profile
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock at T0 (2026-11-26 08:00 UTC) that moves only by `clock.advance(seconds)`."""
+    return Clock()
 
 
 def _psycopg(url: str) -> str:
