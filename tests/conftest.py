@@ -96,7 +96,7 @@ def amqp_base_url() -> Iterator[str]:
         if url is None:
             missing("RabbitMQ", "set RELAY_TEST_AMQP_URL or run a Docker engine")
         assert url is not None
-        from kombu import Connection
+        from kombu.connection import Connection
 
         try:
             with Connection(url, connect_timeout=3) as connection:

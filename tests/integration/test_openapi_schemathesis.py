@@ -53,7 +53,7 @@ def exercise(api: RunningApi, operation_id: str, mode: GenerationMode) -> None:
         max_examples=examples(EXAMPLES), deadline=None, suppress_health_check=list(HealthCheck)
     )
     @given(operation.as_strategy(generation_mode=mode))
-    def check(case: Case) -> None:
+    def check(case: Case[Any]) -> None:
         case.call_and_validate(
             base_url=api.url,
             headers=dict(AUTH),
@@ -72,7 +72,7 @@ def test_the_api_answers_as_its_openapi_document_says(
     exercise(api, operation_id, mode)
 
 
-def valid_reports_are_accepted(_ctx: CheckContext, response: Response, case: Case) -> None:
+def valid_reports_are_accepted(_ctx: CheckContext, response: Response, case: Case[Any]) -> None:
     """schemathesis' `positive_data_acceptance`, judged by intake's rule.
 
     A body valid under the OpenAPI document is accepted (202, or 409 when a generated
@@ -86,7 +86,9 @@ def valid_reports_are_accepted(_ctx: CheckContext, response: Response, case: Cas
     if case.operation.label != "POST /v1/reports" or not _storable(case.body):
         return
     assert isinstance(case.body, dict)
-    valid = is_valid(case.body["meldingstype"], case.body["bekymringsmelding"])
+    meldingstype = case.body["meldingstype"]
+    assert isinstance(meldingstype, str)
+    valid = is_valid(meldingstype, case.body["bekymringsmelding"])
     expected = (202, 409) if valid else (422,)
     assert response.status_code in expected, f"{valid=} but answered {response.status_code}"
 

@@ -287,7 +287,7 @@ def test_a_recipient_at_its_concurrency_limit_makes_others_wait(
     ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
     busy, other = routed(ledger_engine, table, clock), routed(ledger_engine, table, clock)
-    factory = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine)  # noqa: E731
     claim = claim_attempt(
         factory(), busy, control_for=lambda r: BREAKER_CONTROL, now=clock, jitter=lambda: 0.0
     )
@@ -309,7 +309,7 @@ def test_an_attempt_past_its_lease_is_delivered_again_and_the_late_outcome_ignor
     ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
     report_id = routed(ledger_engine, table, clock)
-    factory = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine)  # noqa: E731
     claim = claim_attempt(
         factory(), report_id, control_for=lambda r: BREAKER_CONTROL, now=clock, jitter=lambda: 0.0
     )
@@ -337,7 +337,7 @@ def test_the_sweeper_publishes_a_stalled_report_again_once(
     ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
     report_id = routed(ledger_engine, table, clock)
-    factory = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine)  # noqa: E731
     assert sweep_stalled(factory, clock, 600) == 0
     clock.advance(601)
     assert sweep_stalled(factory, clock, 600) == 1
