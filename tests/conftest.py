@@ -1,5 +1,5 @@
 """Fixtures for real services (see tests/support/services.py for how each is found), the
-test clock, and the hypothesis profile (see tests/support/profiles.py)."""
+test clock, the stages on a real ledger, and the hypothesis profile (tests/support/profiles.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from tests.support.services import (
     service_url,
 )
 from tests.support.stack import Broker
+from tests.support.stages import Stages, two_vendor_routes
 
 register_profiles()
 load_profile()  # before the test modules are imported: their counts come from the profile
@@ -125,6 +126,13 @@ def ledger_engine(
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def stages(ledger_engine: Engine, tmp_path: Path, clock: Clock) -> Stages:
+    """The delivery, proof and receipt stages on `ledger_engine`, routing to a rest-json
+    recipient (bergen, 4601) and a fiks-io one (oslo, 0301)."""
+    return Stages(ledger_engine, two_vendor_routes(tmp_path), clock)
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])

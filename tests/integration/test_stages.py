@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -16,13 +15,13 @@ from deliverers.control import DeliveryControl
 from deliverers.retry import RetryPolicy
 from deliverers.stage import Claim, claim_attempt, deliver_report
 from ledger.lifecycle import State
-from ledger.records import ROUTE, NewReport
 from ledger.uow import UnitOfWork
 from relay.jobs import recover_abandoned_attempts, release_due_retries, sweep_stalled
 from router.routes import RouteTable, load_routes
 from router.stage import route_report
 from tests.support.clock import T0, Clock
 from tests.support.fakes import FakeCaseSystem
+from tests.support.stages import history, outbox_queues, received, routed
 
 pytestmark = pytest.mark.integration
 
@@ -41,32 +40,6 @@ def table(tmp_path: Path) -> RouteTable:
     return load_routes(path, {"S": "x" * 32})
 
 
-def received(engine: Engine, kommunenummer: str = "4601") -> str:
-    report_id = str(uuid.uuid4())
-    with UnitOfWork(engine) as uow:
-        uow.ledger.add_report(
-            NewReport(
-                report_id,
-                "portal",
-                "no.ks.fiks.bekymringsmelding.privat.v2",
-                kommunenummer,
-                "02",
-                T0,
-            ),
-            b'{"kommunenummer":"4601"}',
-            actor="intake:portal",
-            dispatch=ROUTE,
-        )
-        uow.commit()
-    return report_id
-
-
-def routed(engine: Engine, table: RouteTable, clock: Clock) -> str:
-    report_id = received(engine)
-    assert route_report(UnitOfWork(engine), table, report_id, clock) is State.ROUTED
-    return report_id
-
-
 def deliver(
     engine: Engine, report_id: str, case_system: FakeCaseSystem, clock: Clock, jitter: float = 0.5
 ) -> State | None:
@@ -78,16 +51,6 @@ def deliver(
         now=clock,
         jitter=lambda: jitter,
     )
-
-
-def history(engine: Engine, report_id: str) -> list[tuple[State | None, State]]:
-    with UnitOfWork(engine) as uow:
-        return [(t.from_state, t.to_state) for t in uow.ledger.history(report_id)]
-
-
-def outbox_queues(engine: Engine, report_id: str) -> list[str]:
-    with UnitOfWork(engine) as uow:
-        return [m.queue for m in uow.ledger.unpublished() if m.report_id == report_id]
 
 
 def test_routing_records_the_recipient_and_queues_the_delivery(
