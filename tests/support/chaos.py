@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from kombu import Connection
+from kombu.connection import Connection
 
 from intake.client import IntakeClient, IntakeError
 from intake.meldingstyper import MELDINGSTYPER
@@ -172,16 +172,16 @@ class Brokers:
         """What the broker holds now (message bodies and headers, as bytes)."""
         if isinstance(self.server, PrivateRedis):
             client = redis.Redis.from_url(self.server.url, socket_timeout=5)
-            found: list[bytes] = []
+            values: list[bytes | str] = []
             for key in client.scan_iter(count=1000):
                 kind = client.type(key)
                 if kind == b"list":
-                    found.extend(client.lrange(key, 0, -1))
+                    values.extend(client.lrange(key, 0, -1))
                 elif kind == b"hash":
-                    found.extend(client.hvals(key))
+                    values.extend(client.hvals(key))
                 elif kind == b"string":
-                    found.append(client.get(key) or b"")
-            return found
+                    values.append(client.get(key) or b"")
+            return [v if isinstance(v, bytes) else v.encode() for v in values]
         found = []
         with Connection(self.server.url, connect_timeout=5) as connection:
             channel = connection.channel()

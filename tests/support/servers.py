@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 import redis
-from kombu import Connection
+from kombu.connection import Connection
 
 from tests.support.processes import free_port, wait_for
 
