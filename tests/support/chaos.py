@@ -235,6 +235,7 @@ class Load:
         self._lock = threading.Lock()
         self._random = random.Random(seed)
         self._workers: list[threading.Thread] = []
+        self._stop = threading.Event()
 
     def start(self) -> None:
         for n in range(self.threads):
@@ -243,9 +244,13 @@ class Load:
             self._workers.append(thread)
 
     def join(self, timeout: float) -> None:
+        """Wait for the load to finish; after `timeout`, stop it where it is."""
         deadline = time.monotonic() + timeout
         for thread in self._workers:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self._stop.set()
+        for thread in self._workers:
+            thread.join(30)
 
     def submit(self, recipient: str, kommunenummer: str, number: int, twice: bool = False) -> Sent:
         """One report (sent twice with the same key when `twice`), retried until accepted."""
@@ -275,7 +280,7 @@ class Load:
                 time.sleep(0.5)
 
     def _run(self, thread: int) -> None:
-        while (number := next(self._numbers)) < self.total:
+        while not self._stop.is_set() and (number := next(self._numbers)) < self.total:
             recipient, kommunenummer = PLACES[number % len(PLACES)]
             try:
                 sent = self.submit(recipient, kommunenummer, number, twice=number % 10 == 3)
