@@ -16,6 +16,7 @@ from ledger.uow import UnitOfWork
 from router.held import Outcome, held_ids, held_reports, reroute
 from router.routes import RouteTable, load_routes
 from router.stage import route_report
+from tests.support.ledger import TEST_KEYS
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def now() -> datetime:
 
 def received(engine: Engine, kommunenummer: str, bydelsnummer: str | None = None) -> str:
     report_id = str(uuid.uuid4())
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, TEST_KEYS) as uow:
         uow.reports.add(
             NewReport(report_id, "portal", "m", kommunenummer, bydelsnummer, T0),
             b"{}",
@@ -52,7 +53,7 @@ def received(engine: Engine, kommunenummer: str, bydelsnummer: str | None = None
 
 def held(engine: Engine, old: RouteTable, kommunenummer: str, bydel: str | None = None) -> str:
     report_id = received(engine, kommunenummer, bydel)
-    assert route_report(UnitOfWork(engine), old, report_id, now) is State.HELD
+    assert route_report(UnitOfWork(engine, TEST_KEYS), old, report_id, now) is State.HELD
     return report_id
 
 
@@ -60,14 +61,14 @@ def test_held_reports_are_listed_with_their_reason(ledger_engine: Engine, tmp_pa
     old = table(tmp_path, bergen="'4601-02'")
     first = held(ledger_engine, old, "1201", "05")
     second = held(ledger_engine, old, "1507")
-    listed = held_reports(lambda: UnitOfWork(ledger_engine))
+    listed = held_reports(lambda: UnitOfWork(ledger_engine, TEST_KEYS))
     assert [(h.id, h.kommunenummer, h.bydelsnummer, h.by) for h in listed] == [
         (first, "1201", "05", "router"),
         (second, "1507", None, "router"),
     ]
     assert listed[0].reason == "no recipient serves 4601 bydel 05 (the report's 1201 is 4601 today)"
     assert listed[1].reason.startswith("kommunenummer 1507 was split in 2024 into 1508 and 1580")
-    assert held_ids(lambda: UnitOfWork(ledger_engine)) == [first, second]
+    assert held_ids(lambda: UnitOfWork(ledger_engine, TEST_KEYS)) == [first, second]
 
 
 def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
@@ -78,11 +79,11 @@ def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
     still = held(ledger_engine, old, "1507")
     now_served = held(ledger_engine, old, "1201", "05")
     delivered = received(ledger_engine, "4601", "02")
-    route_report(UnitOfWork(ledger_engine), old, delivered, now)
+    route_report(UnitOfWork(ledger_engine, TEST_KEYS), old, delivered, now)
 
     def again(report_id: str) -> tuple[Outcome, str]:
         result = reroute(
-            lambda: UnitOfWork(ledger_engine),
+            lambda: UnitOfWork(ledger_engine, TEST_KEYS),
             fixed,
             report_id,
             now,
@@ -96,7 +97,7 @@ def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
     assert again(delivered) == (Outcome.NOT_HELD, "ROUTED")
     assert again("no-such-id") == (Outcome.NO_SUCH_REPORT, "")
 
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(now_served)
         routed = uow.reports.history(now_served)
         held_again = uow.reports.history(still)
@@ -118,6 +119,6 @@ def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
     assert held_again[-1].reason.endswith("; choose the recipient")
     assert held_again[-1].detail == {"note": "Laksevåg has its own recipient now"}
     assert len(unchanged) == 2
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         queues = [m.queue for m in uow.outbox.unpublished() if m.report_id == now_served]
     assert queues == ["route", "deliver.rest-json"]

@@ -23,6 +23,7 @@ from tests.support.intake_server import (
     intake_config,
     serving,
 )
+from tests.support.ledger import TEST_KEYS
 from tests.support.reports import submission
 
 pytestmark = pytest.mark.integration
@@ -113,7 +114,7 @@ class Clock:
 
 def test_keys_are_kept_seven_days_then_forgotten(ledger_engine: Engine) -> None:
     clock = Clock(datetime(2024, 3, 1, 12, 0, tzinfo=UTC))
-    uow_factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    uow_factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
     headers = {**AUTH, "Idempotency-Key": "kept-a-week"}
     body = submission(OFFENTLIG_V1)
     with serving(intake_config(ledger_engine, now=clock)) as url, httpx.Client() as client:
