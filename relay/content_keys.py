@@ -106,17 +106,22 @@ def check_against_ledger(
 ) -> None:
     """Stop the start when the ring is not the one the ledger's content was sealed with.
 
-    Each key's check value is kept in the ledger the first time a process starts with it.
-    A ledger not migrated yet has nothing to check."""
+    Each key's check value is kept in the ledger the first time a process starts with it
+    (and passes). A ledger not migrated yet has nothing to check."""
     if not inspect(engine).has_table("content_keys"):
         return
+    _check(engine, ring, source)
     with UnitOfWork(engine) as uow:
         known = uow.contents.check_values()
         for key in ring.keys:
             if key.id not in known:
                 uow.contents.register_key(key.id, ring.check_value(key.id), now())
         uow.commit()
-    with UnitOfWork(engine) as uow:  # again: a process starting beside us may have won
+    _check(engine, ring, source)  # again: a process starting beside us may have won
+
+
+def _check(engine: Engine, ring: KeyRing, source: str) -> None:
+    with UnitOfWork(engine) as uow:
         known = uow.contents.check_values()
         in_use = uow.contents.key_ids_in_use()
     for key_id, check_value in known.items():
