@@ -2,8 +2,9 @@
 
 `verify_chains` walks the chains (all of them, or those of reports changed since a time)
 in batches and returns every break (`ledger.chain.chain_break`). `ChainWatch` is the
-scheduler job: each run checks the reports that changed since its last run and raises an
-alert (kind `chain-broken`) for each break.
+scheduler job: each run checks the chains of the reports that changed since its last run,
+plus the next slice of all reports (so an old transition edited in place is found too,
+within a full round), and raises an alert (kind `chain-broken`) for each break.
 """
 
 from __future__ import annotations
@@ -70,18 +71,21 @@ class ChainWatch:
         *,
         lookback: timedelta = timedelta(days=1),
         overlap: timedelta = timedelta(minutes=5),
+        sweep: int = BATCH,
     ) -> None:
         self._uow = uow_factory
         self._now = now
         self._since: datetime | None = None
         self._lookback = lookback
         self._overlap = overlap  # transitions stamped before a slow transaction committed
+        self._sweep = sweep
+        self._cursor = ""  # the round through every report: the last id checked
 
     def __call__(self) -> int:
         started = self._now()
         since = self._since or started - self._lookback
         broken = 0
-        for head, found in walk_chains(self._uow, since - self._overlap):
+        for head, found in [*walk_chains(self._uow, since - self._overlap), *self._next_slice()]:
             if found is None:
                 continue
             broken += 1
@@ -101,3 +105,18 @@ class ChainWatch:
                 )
         self._since = started
         return broken
+
+    def _next_slice(self) -> list[tuple[Head, ChainBreak | None]]:
+        with self._uow() as uow:
+            heads = uow.chains.report_heads(None, after=self._cursor, limit=self._sweep)
+            chains = uow.chains.chains([head.report_id for head in heads])
+        self._cursor = heads[-1].report_id if len(heads) == self._sweep else ""
+        return [
+            (
+                head,
+                chain_break(
+                    head.report_id, chains[head.report_id], head.last_sequence, head.last_hash
+                ),
+            )
+            for head in heads
+        ]

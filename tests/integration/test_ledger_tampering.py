@@ -22,6 +22,7 @@ from ledger.checkpoint import new_signing_key_text
 from ledger.lifecycle import State
 from ledger.records import Transition
 from ledger.uow import UnitOfWork
+from ledger.verification import ChainWatch
 from relay.cli import main
 from tests.support.ledger import report_in
 
@@ -194,3 +195,19 @@ def test_new_transitions_after_a_checkpoint_do_not_disturb_it(
     report_in(ledger_engine, State.VERIFIED, datetime.now(UTC).replace(year=2100))
     checked = relay("ledger", "verify", "--checkpoint", str(relay_env / "checkpoints.jsonl"))
     assert checked.exit_code == 0, checked.output
+
+
+def test_the_periodic_chain_watch_raises_one_alert_for_an_edit_within_a_round(
+    ledger_engine: Engine,
+) -> None:
+    ids = ledger_with_reports(ledger_engine)
+    factory = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    watch = ChainWatch(factory, lambda: T0, sweep=3)
+    assert watch() == 0
+    edit_reason(ledger_engine, ids[2])
+    found = sum(watch() for _ in range(3))  # a full round over 4 reports, 3 at a time
+    assert found >= 1
+    with UnitOfWork(ledger_engine) as uow:
+        alerts = [a for i in ids for a in uow.alerts.for_report(i)]
+    assert [(a.report_id, a.kind) for a in alerts] == [(ids[2], "chain-broken")]
+    assert alerts[0].reason == "sequence 2: its fields do not match its hash (edited)"
