@@ -234,3 +234,39 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
     key_file.chmod(0o644)
     with pytest.raises(StartupError, match="readable by others than its owner; chmod 600"):
         bootstrap(settings_for(tmp_path, content_key_file=key_file))
+
+
+def test_a_report_found_missing_after_its_content_was_erased_is_dead_lettered_loudly(
+    ledger_engine: Engine,
+) -> None:
+    from deliverers.control import DeliveryControl
+    from deliverers.proof import mark_missing
+    from deliverers.retry import RetryPolicy
+    from deliverers.stage import deliver_report
+    from tests.support.fakes import FakeCaseSystem
+
+    report_id = report_in(ledger_engine, State.VERIFIED, T0, DOCUMENT)
+    factory = uow_factory(ledger_engine)
+    later = lambda: T0 + timedelta(days=31)  # noqa: E731
+    erase_due(factory, retention_days=30, now=later, delivered=delivered_bytes)
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+        report = uow.reports.get(report_id, lock=True)
+        assert report is not None
+        mark_missing(uow, report, actor="reconciler", reason="not in the list", now=later())
+        uow.commit()
+    case_system = FakeCaseSystem()
+    moved = deliver_report(
+        factory,  # type: ignore[arg-type]
+        report_id,
+        deliverer_for=lambda _: case_system,
+        control_for=lambda _: DeliveryControl(policy=RetryPolicy(base_seconds=1)),
+        now=later,
+    )
+    assert moved is State.DEAD_LETTERED
+    assert case_system.attempts == []
+    with UnitOfWork(ledger_engine) as uow:
+        report = uow.reports.get(report_id)
+    assert report is not None
+    assert (
+        report.state_reason == "its content was erased by retention; it cannot be delivered again"
+    )
