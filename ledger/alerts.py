@@ -142,6 +142,30 @@ def raise_alerts(
     return raised
 
 
+def raise_stall_alert(
+    uow_factory: Callable[[], UnitOfWork], now: datetime, stall_seconds: float
+) -> int:
+    """No worker has consumed a heartbeat for `stall_seconds` while reports wait for one:
+    one alert, on the report that has waited longest (and logged at CRITICAL)."""
+    cutoff = now - timedelta(seconds=stall_seconds)
+    with uow_factory() as uow:
+        consumed = uow.heartbeats.last_consumed()
+        sent = uow.heartbeats.last("scheduler")
+        waiting = uow.queries.stalled([State.RECEIVED, State.ROUTED], cutoff, limit=1)
+        oldest = uow.reports.get(waiting[0]) if waiting else None
+    if oldest is None or sent is None or sent < cutoff or (consumed and consumed >= cutoff):
+        return 0
+    silent = "never" if consumed is None else f"not since {consumed.isoformat()}"
+    reason = (
+        f"no worker has taken a heartbeat from the broker for {stall_seconds:g} s"
+        f" ({silent}) while reports wait; check the workers (relay health)"
+    )
+    new = _raise(uow_factory, oldest, "workers-stalled", reason, now)
+    if new:
+        log.critical("workers stalled: %s", reason)
+    return new
+
+
 def _raise(
     uow_factory: Callable[[], UnitOfWork],
     report: Report,

@@ -9,8 +9,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 # SQLSTATE 25006: a read-only transaction, as on a standby during a failover.
@@ -31,15 +33,27 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_ledger_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS) -> Engine:
+def create_ledger_engine(
+    url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS, pooled: bool = True
+) -> Engine:
     """An engine whose transactions are safe for the ledger on the given backend.
 
     On SQLite every transaction starts with BEGIN IMMEDIATE, so writers queue on the
     busy timeout instead of failing when a read transaction tries to become a write.
+    On PostgreSQL a connection attempt gives up after CONNECT_TIMEOUT_SECONDS, and a
+    connection is checked before use (a restarted server leaves dead ones in the pool).
+    `pooled=False` opens a connection per transaction: for a watchdog thread in a process
+    that forks, which must not leave pooled connections to its children.
     """
+    pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if not is_sqlite(url):
+        if pooled:
+            pool.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
         return create_engine(
-            url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
+            url,
+            hide_parameters=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            **pool,
         )
 
     database = make_url(url).database
@@ -49,6 +63,7 @@ def create_ledger_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT_
         url,
         connect_args={"timeout": busy_timeout, "check_same_thread": False},
         hide_parameters=True,  # parameters hold report content; never put them in errors
+        **pool,
     )
 
     @event.listens_for(engine, "connect")

@@ -211,3 +211,20 @@ alerts = Table(
     Column("next_send_at", UTCDateTime()),
     Index(None, "sent_at", "next_send_at"),
 )
+
+# Each process's last sign of life: a row per process (queue "") written by the process
+# itself, and a row per (worker, queue) written when that worker consumed a heartbeat
+# task from that queue. The scheduler's row says when it last sent heartbeats.
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("process_id", String(200), primary_key=True),
+    Column("queue", String(100), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("hostname", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("beat_at", UTCDateTime(), nullable=False),
+    Column("consumed_at", UTCDateTime()),  # a worker's last message taken from the broker
+    Index(None, "role", "beat_at"),
+)

@@ -30,6 +30,7 @@ def task_name(task: str) -> str:
 
 ROUTE_TASK = task_name(ROUTE.task)
 DELIVER_TASK = task_name("deliver")
+HEARTBEAT_TASK = task_name("heartbeat")  # sent by the scheduler, not through the outbox
 
 
 def queues_for(vendors: Iterable[str]) -> list[str]:

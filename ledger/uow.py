@@ -1,11 +1,11 @@
 """The unit of work: one database transaction around one step of the pipeline.
 
 Service functions open a unit of work, read and write through its stores (`uow.reports`,
-`uow.outbox`, `uow.keys`, `uow.queries`, `uow.health`, `uow.alerts`, `uow.contents`,
-`uow.chains`) and call `uow.commit()` once. Leaving the block without committing rolls
-everything back, so a step's transition, state change and outbox row are written together
-or not at all. Content is sealed and opened with the key ring the unit of work is given;
-one opened without it reads and writes metadata only.
+`uow.outbox`, `uow.keys`, `uow.queries`, `uow.health`, `uow.alerts`, `uow.heartbeats`,
+`uow.contents`, `uow.chains`) and call `uow.commit()` once. Leaving the block without
+committing rolls everything back, so a step's transition, state change and outbox row are
+written together or not at all. Content is sealed and opened with the key ring the unit of
+work is given; one opened without it reads and writes metadata only.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ledger.chains import ChainStore
 from ledger.content_crypto import KeyRing
 from ledger.contents import ContentStore
 from ledger.health import HealthStore
+from ledger.heartbeats import HeartbeatStore
 from ledger.idempotency import IdempotencyStore
 from ledger.outbox import OutboxStore
 from ledger.queries import ReportQueries
@@ -34,6 +35,7 @@ class Stores:
     queries: ReportQueries
     health: HealthStore
     alerts: AlertStore
+    heartbeats: HeartbeatStore
     contents: ContentStore
     chains: ChainStore
 
@@ -47,6 +49,7 @@ class Stores:
             queries=ReportQueries(connection),
             health=HealthStore(connection),
             alerts=AlertStore(connection),
+            heartbeats=HeartbeatStore(connection),
             contents=ContentStore(connection),
             chains=ChainStore(connection),
         )
@@ -83,6 +86,10 @@ class UnitOfWork:
     @property
     def alerts(self) -> AlertStore:
         return self._open().alerts
+
+    @property
+    def heartbeats(self) -> HeartbeatStore:
+        return self._open().heartbeats
 
     @property
     def contents(self) -> ContentStore:

@@ -19,6 +19,9 @@ from sqlalchemy.engine import make_url
 EMBEDDED_PREFIX = "sqla+"
 EMBEDDED_POLL_SECONDS = 0.1
 REDIS_VISIBILITY_TIMEOUT_SECONDS = 3600
+REDIS_SOCKET_TIMEOUT_SECONDS = 30  # above kombu's BRPOP wait, so a quiet queue is no error
+REDIS_HEALTH_CHECK_SECONDS = 10  # PING a connection idle this long before using it
+CONNECT_TIMEOUT_SECONDS = 5
 _KOMBU_ONLY_OPTIONS = (
     "polling_interval",
     "queue_tablename",
@@ -58,12 +61,23 @@ def celery_broker_config(broker_url: str, key_prefix: str | None = None) -> dict
             "broker_transport_options": {"connect_args": {"timeout": 30}},
         }
     if broker_url.startswith(("redis://", "rediss://", "redis+socket://")):
-        options: dict[str, Any] = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_SECONDS}
+        options: dict[str, Any] = {
+            "visibility_timeout": REDIS_VISIBILITY_TIMEOUT_SECONDS,
+            # Bounded waits: a broker that does not answer is an error, never a hang.
+            "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+            "socket_keepalive": True,
+            "health_check_interval": REDIS_HEALTH_CHECK_SECONDS,
+        }
         if key_prefix:
             options["global_keyprefix"] = key_prefix
         return {"broker_url": broker_url, "broker_transport_options": options}
     if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
-        return {"broker_url": broker_url, "broker_transport_options": {"confirm_publish": True}}
+        return {
+            "broker_url": broker_url,
+            "broker_transport_options": {"confirm_publish": True},
+            "broker_connection_timeout": CONNECT_TIMEOUT_SECONDS,
+        }
     raise ValueError(
         "RELAY_BROKER_URL must start with sqla+sqlite://, redis:// or amqp:// "
         f"(got {broker_url.split('://')[0]}://…)"
@@ -88,4 +102,5 @@ def broker_connection(broker_url: str, key_prefix: str | None = None) -> Connect
         config["broker_url"],
         transport=config.get("broker_transport"),
         transport_options=config.get("broker_transport_options", {}),
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
     )

@@ -6,20 +6,32 @@ that finds its report in another state than it expects does nothing.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import socket
+from collections.abc import Callable
 from typing import Any
 
-from celery import Celery
+import billiard.process
+from celery import Celery, signals
 from kombu.entity import Exchange, Queue
 from sqlalchemy.exc import OperationalError
 
 from deliverers.registry import VENDORS
 from deliverers.stage import deliver_report
-from ledger.topology import DELIVER_TASK, ROUTE_QUEUE, ROUTE_TASK, queues_for
+from ledger.clock import utc_now
+from ledger.heartbeats import Beat
+from ledger.topology import DELIVER_TASK, HEARTBEAT_TASK, ROUTE_QUEUE, ROUTE_TASK, queues_for
 from relay.bootstrap import Container, bootstrap, live_routes
 from relay.broker import celery_broker_config
 from relay.settings import Settings
+from relay.watchdog import Watchdog, Wedged, identity
 from router.live import LiveRoutes
+
+EXIT_WEDGED = 3  # the exit status of a worker its watchdog found wedged
+
+log = logging.getLogger(__name__)
 
 # Below the delivery lease (RELAY_DELIVERY_LEASE_SECONDS, default 90) and far below
 # Redis's visibility timeout (3600), so a task is killed before its attempt counts as lost.
@@ -51,6 +63,7 @@ class RelayCelery(Celery):  # type: ignore[misc]
         self._container: Container | None = None
         self._container_pid: int | None = None
         self._routes: LiveRoutes | None = None
+        self.watchdog: Watchdog | None = None
 
     @property
     def container(self) -> Container:
@@ -62,12 +75,42 @@ class RelayCelery(Celery):  # type: ignore[misc]
     def use_container(self, container: Container) -> None:
         self._container, self._container_pid = container, os.getpid()
 
+    def watch(self, role: str, on_wedged: Callable[[Wedged], None]) -> str:
+        """Give this worker a watchdog (started when the worker is ready); returns the
+        worker's node name, which its heartbeat rows in the ledger carry."""
+        settings = self.settings
+        watchdog = Watchdog(
+            identity(role, utc_now()),
+            database_url=settings.database_url,
+            heartbeat_seconds=settings.heartbeat_seconds,
+            stall_seconds=settings.worker_stall_seconds,
+            on_wedged=on_wedged,
+            now=utc_now,
+        )
+        signals.task_received.connect(lambda **_: watchdog.received(), weak=False)
+        signals.worker_ready.connect(lambda **_: watchdog.start(), weak=False)
+        self.watchdog = watchdog
+        return watchdog.me.process_id
+
     def worker_main(self, argv: list[str] | None = None) -> None:
         """Load and check the routes before the pool forks: every worker process starts with
         a table it can use, and from then on watches the file on its own."""
         if self._container is None and self._routes is None:
             self._routes = live_routes(self.settings)
         super().worker_main(argv)
+
+
+def exit_wedged(wedged: Wedged) -> None:
+    """End a wedged worker now, for its supervisor to start a new one: kill the pool's
+    children (the messages they hold are not acknowledged, so the broker gives them out
+    again, and the ledger's leases recover their attempts) and exit with EXIT_WEDGED.
+    Celery's own shutdown is not trusted here: it may wait on the broker that wedged it."""
+    log.critical("exiting with status %d so the supervisor restarts this worker", EXIT_WEDGED)
+    for child in billiard.process.active_children():
+        if child.pid:
+            os.kill(child.pid, signal.SIGKILL)
+    logging.shutdown()
+    os._exit(EXIT_WEDGED)
 
 
 def create_celery(settings: Settings) -> RelayCelery:
@@ -119,3 +162,16 @@ def _register_tasks(app: RelayCelery) -> None:
             now=container.now,
             jitter=container.jitter,
         )
+
+    @app.task(name=HEARTBEAT_TASK, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
+    def heartbeat(self: Any, sent_at: str) -> None:
+        """Record that this worker took the scheduler's heartbeat from this queue."""
+        del sent_at  # carried for people reading the broker; the ledger keeps the time
+        node = str(self.request.hostname or socket.gethostname())
+        queue = str((self.request.delivery_info or {}).get("routing_key") or "?")
+        moment = utc_now()
+        with app.container.uow() as uow:
+            uow.heartbeats.beat(
+                Beat(node, queue, "worker", socket.gethostname(), os.getpid(), moment, moment)
+            )
+            uow.commit()

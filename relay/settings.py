@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     scheduler_tick_seconds: float = Field(default=1.0, gt=0)
     worker_concurrency: int = Field(default=4, ge=1)
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # Above the task time limit (75 s): a worker whose slots are all busy takes no message.
+    worker_stall_seconds: float = Field(default=120.0, gt=0)
     log_level: str = "INFO"
 
     @field_validator("data_dir")

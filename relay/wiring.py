@@ -17,18 +17,19 @@ from deliverers.scheduled import (
     release_due_retries,
 )
 from intake.api import IntakeConfig, create_intake_app
-from ledger.alerts import raise_alerts
+from ledger.alerts import raise_alerts, raise_stall_alert
 from ledger.idempotency import forget_old_keys
 from ledger.outbox import publish_outbox, sweep_stalled
 from ledger.records import OutboxMessage
-from ledger.topology import task_name
+from ledger.topology import HEARTBEAT_TASK, task_name
 from relay.alert_webhook import send_alerts
 from relay.bootstrap import Container
 from relay.broker import broker_connection
-from relay.celery_app import RelayCelery
+from relay.celery_app import RelayCelery, worker_queues
 from relay.privacy import chain_watch_job, checkpoint_job, retention_job
 from relay.receipt_listener import ReceiptListener
 from relay.scheduler import Periodic
+from relay.watchdog import identity, send_heartbeats
 
 PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2}
 
@@ -44,6 +45,11 @@ class CeleryPublisher:
             queue=message.queue,
             retry=True,
             retry_policy=PUBLISH_RETRY,
+        )
+
+    def heartbeat(self, queue: str, sent_at: str) -> None:
+        self._app.send_task(
+            HEARTBEAT_TASK, args=[sent_at], queue=queue, retry=True, retry_policy=PUBLISH_RETRY
         )
 
 
@@ -62,8 +68,19 @@ def intake_app(container: Container) -> FastAPI:
 def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Periodic]:
     """The pipeline lane: never waits on a case system."""
     c, settings = container, container.settings
-    tick = settings.scheduler_tick_seconds
+    tick, beat = settings.scheduler_tick_seconds, settings.heartbeat_seconds
+    me = identity("scheduler", c.now())
     return [
+        Periodic(
+            "heartbeats",
+            beat,
+            lambda: send_heartbeats(c.uow, publisher.heartbeat, worker_queues(), me, c.now),
+        ),
+        Periodic(
+            "worker-watch",
+            beat,
+            lambda: raise_stall_alert(c.uow, c.now(), settings.worker_stall_seconds),
+        ),
         Periodic(
             "outbox", settings.outbox_poll_seconds, lambda: publish_outbox(c.uow, publisher, c.now)
         ),

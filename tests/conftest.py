@@ -1,4 +1,5 @@
-"""Fixtures for real services. See tests/support/services.py for how each is found."""
+"""Fixtures for real services (see tests/support/services.py for how each is found), the
+test clock, the stages on a real ledger, and the hypothesis profile (tests/support/profiles.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from sqlalchemy.engine import make_url
 
 from ledger.database import create_ledger_engine
 from ledger.migrate import upgrade
+from tests.support.clock import Clock
+from tests.support.profiles import load_profile, register_profiles
 from tests.support.services import (
     RedisBroker,
     delete_redis_prefix,
@@ -21,6 +24,16 @@ from tests.support.services import (
     service_url,
 )
 from tests.support.stack import Broker
+from tests.support.stages import Stages, two_vendor_routes
+
+register_profiles()
+load_profile()  # before the test modules are imported: their counts come from the profile
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock at T0 (2026-11-26 08:00 UTC) that moves only by `clock.advance(seconds)`."""
+    return Clock()
 
 
 def _psycopg(url: str) -> str:
@@ -84,7 +97,7 @@ def amqp_base_url() -> Iterator[str]:
         if url is None:
             missing("RabbitMQ", "set RELAY_TEST_AMQP_URL or run a Docker engine")
         assert url is not None
-        from kombu import Connection
+        from kombu.connection import Connection
 
         try:
             with Connection(url, connect_timeout=3) as connection:
@@ -113,6 +126,13 @@ def ledger_engine(
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def stages(ledger_engine: Engine, tmp_path: Path, clock: Clock) -> Stages:
+    """The delivery, proof and receipt stages on `ledger_engine`, routing to a rest-json
+    recipient (bergen, 4601) and a fiks-io one (oslo, 0301)."""
+    return Stages(ledger_engine, two_vendor_routes(tmp_path), clock)
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])

@@ -11,6 +11,7 @@ import click
 from relay.cli.db import db
 from relay.cli.demo import bench, demo
 from relay.cli.dlq import dlq
+from relay.cli.health import health
 from relay.cli.held import held
 from relay.cli.keys import keys
 from relay.cli.ledger import ledger
@@ -34,6 +35,7 @@ for command in (
     worker,
     scheduler,
     status,
+    health,
     db,
     demo,
     bench,

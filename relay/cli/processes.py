@@ -56,7 +56,7 @@ def api(host: str, port: int) -> None:
 @startup_errors
 def worker(concurrency: int | None, pool: str, queues: str | None) -> None:
     """A Celery worker for the routing and delivery queues."""
-    from relay.celery_app import create_celery
+    from relay.celery_app import create_celery, exit_wedged
     from relay.embedded import worker_argv
 
     settings = settings_and_logging()
@@ -67,12 +67,9 @@ def worker(concurrency: int | None, pool: str, queues: str | None) -> None:
     # time, so anything more would hold reports behind a slow delivery.
     slots = 1 if pool == "solo" else concurrency or settings.worker_concurrency
     celery = create_celery(settings)
+    node = celery.watch("worker", exit_wedged)
     celery.worker_main(
-        worker_argv(
-            slots,
-            pool=pool,
-            queues=queues.split(",") if queues else None,
-        )
+        worker_argv(slots, pool=pool, queues=queues.split(",") if queues else None, node=node)
     )
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import stat
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -35,7 +37,7 @@ DOCUMENT = f'{{"melding":"{CANARY}"}}'.encode()
 NEW_KEY = ContentKey("test-2", bytes(range(100, 132)))
 
 
-def stored_rows(engine: Engine) -> list[tuple[object, ...]]:
+def stored_rows(engine: Engine) -> list[tuple[Any, ...]]:
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(select(schema.report_contents))]
 
@@ -51,7 +53,7 @@ def test_content_is_stored_sealed_and_opens_with_the_ring(ledger_engine: Engine)
         uow.reports.document(report_id)
 
 
-def uow_factory(engine: Engine, keys: KeyRing = TEST_KEYS) -> object:
+def uow_factory(engine: Engine, keys: KeyRing = TEST_KEYS) -> Callable[[], UnitOfWork]:
     return lambda: UnitOfWork(engine, keys)
 
 
@@ -256,7 +258,7 @@ def test_a_report_found_missing_after_its_content_was_erased_is_dead_lettered_lo
         uow.commit()
     case_system = FakeCaseSystem()
     moved = deliver_report(
-        factory,  # type: ignore[arg-type]
+        factory,
         report_id,
         deliverer_for=lambda _: case_system,
         control_for=lambda _: DeliveryControl(policy=RetryPolicy(base_seconds=1)),

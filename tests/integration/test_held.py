@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,11 @@ from ledger.uow import UnitOfWork
 from router.held import Outcome, held_ids, held_reports, reroute
 from router.routes import RouteTable, load_routes
 from router.stage import route_report
+from tests.support.clock import T0, Clock
 from tests.support.ledger import TEST_KEYS
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 ENTRY = (
     "  - {{id: {id}, name: N, serves: [{serves}], vendor: rest-json,"
     " endpoint: 'http://127.0.0.1:9', secret_env: S}}\n"
@@ -32,10 +31,6 @@ def table(tmp_path: Path, **serves: str) -> RouteTable:
     lines = [ENTRY.format(id=recipient, serves=numbers) for recipient, numbers in serves.items()]
     path.write_text("recipients:\n" + "".join(lines), "utf-8")
     return load_routes(path, {"S": "s" * 32})
-
-
-def now() -> datetime:
-    return T0
 
 
 def received(engine: Engine, kommunenummer: str, bydelsnummer: str | None = None) -> str:
@@ -51,16 +46,20 @@ def received(engine: Engine, kommunenummer: str, bydelsnummer: str | None = None
     return report_id
 
 
-def held(engine: Engine, old: RouteTable, kommunenummer: str, bydel: str | None = None) -> str:
+def held(
+    engine: Engine, old: RouteTable, clock: Clock, kommunenummer: str, bydel: str | None = None
+) -> str:
     report_id = received(engine, kommunenummer, bydel)
-    assert route_report(UnitOfWork(engine, TEST_KEYS), old, report_id, now) is State.HELD
+    assert route_report(UnitOfWork(engine, TEST_KEYS), old, report_id, clock) is State.HELD
     return report_id
 
 
-def test_held_reports_are_listed_with_their_reason(ledger_engine: Engine, tmp_path: Path) -> None:
+def test_held_reports_are_listed_with_their_reason(
+    ledger_engine: Engine, tmp_path: Path, clock: Clock
+) -> None:
     old = table(tmp_path, bergen="'4601-02'")
-    first = held(ledger_engine, old, "1201", "05")
-    second = held(ledger_engine, old, "1507")
+    first = held(ledger_engine, old, clock, "1201", "05")
+    second = held(ledger_engine, old, clock, "1507")
     listed = held_reports(lambda: UnitOfWork(ledger_engine, TEST_KEYS))
     assert [(h.id, h.kommunenummer, h.bydelsnummer, h.by) for h in listed] == [
         (first, "1201", "05", "router"),
@@ -72,21 +71,21 @@ def test_held_reports_are_listed_with_their_reason(ledger_engine: Engine, tmp_pa
 
 
 def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
-    ledger_engine: Engine, tmp_path: Path
+    ledger_engine: Engine, tmp_path: Path, clock: Clock
 ) -> None:
     old = table(tmp_path, bergen="'4601-02'")
     fixed = table(tmp_path, bergen="'4601-02'", laksevag="'4601-05'")
-    still = held(ledger_engine, old, "1507")
-    now_served = held(ledger_engine, old, "1201", "05")
+    still = held(ledger_engine, old, clock, "1507")
+    now_served = held(ledger_engine, old, clock, "1201", "05")
     delivered = received(ledger_engine, "4601", "02")
-    route_report(UnitOfWork(ledger_engine, TEST_KEYS), old, delivered, now)
+    route_report(UnitOfWork(ledger_engine, TEST_KEYS), old, delivered, clock)
 
     def again(report_id: str) -> tuple[Outcome, str]:
         result = reroute(
             lambda: UnitOfWork(ledger_engine, TEST_KEYS),
             fixed,
             report_id,
-            now,
+            clock,
             actor="operator:kari",
             reason="Laksevåg has its own recipient now",
         )

@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from intake.meldingstyper import OFFENTLIG_V1, PRIVAT_V1
 from ledger.idempotency import forget_old_keys
 from ledger.uow import UnitOfWork
+from tests.support.clock import Clock
 from tests.support.intake_server import (
     AUTH,
     OTHER_TOKEN,
@@ -104,16 +105,7 @@ def test_concurrent_requests_with_one_key_and_different_bodies_store_one(
         assert response.headers["content-type"] in ("application/json", "application/problem+json")
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-def test_keys_are_kept_seven_days_then_forgotten(ledger_engine: Engine) -> None:
-    clock = Clock(datetime(2024, 3, 1, 12, 0, tzinfo=UTC))
+def test_keys_are_kept_seven_days_then_forgotten(ledger_engine: Engine, clock: Clock) -> None:
     uow_factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
     headers = {**AUTH, "Idempotency-Key": "kept-a-week"}
     body = submission(OFFENTLIG_V1)
@@ -121,13 +113,13 @@ def test_keys_are_kept_seven_days_then_forgotten(ledger_engine: Engine) -> None:
         first = client.post(f"{url}/v1/reports", json=body, headers=headers)
         assert first.status_code == 202
 
-        clock.at += timedelta(days=7) - timedelta(seconds=1)
+        clock.advance(timedelta(days=7).total_seconds() - 1)
         assert forget_old_keys(uow_factory, clock) == 0
         again = client.post(f"{url}/v1/reports", json=body, headers=headers)
         assert again.json() == first.json()
         assert count_reports(ledger_engine) == 1
 
-        clock.at += timedelta(seconds=2)
+        clock.advance(2)
         assert forget_old_keys(uow_factory, clock) == 1
         later = client.post(f"{url}/v1/reports", json=body, headers=headers)
         assert later.status_code == 202

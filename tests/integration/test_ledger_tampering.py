@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import ColumnElement, Connection, Engine, text
 
 from ledger import schema
 from ledger.chain import transition_hash
@@ -52,7 +52,7 @@ def history(engine: Engine, report_id: str) -> list[Transition]:
         return uow.reports.history(report_id)
 
 
-def where(report_id: str, sequence: int) -> object:
+def where(report_id: str, sequence: int) -> ColumnElement[bool]:
     columns = schema.transitions.c
     return (columns.report_id == report_id) & (columns.sequence == sequence)
 

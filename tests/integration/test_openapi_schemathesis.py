@@ -8,6 +8,8 @@ contradict the document (status, content type, headers, body).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,47 +22,40 @@ from sqlalchemy import Engine
 
 from intake.schemas import is_valid
 from tests.support.intake_server import AUTH, count_reports, serving_on_sqlite
+from tests.support.profiles import examples
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = 75
+EXAMPLES = 75  # per operation and generation mode, under the "ci" profile
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, str]]:
-    with serving_on_sqlite(tmp_path_factory.mktemp("st"), max_body_bytes=256 * 1024) as running:
-        yield running
+@dataclass(frozen=True)
+class RunningApi:
+    ledger: Engine
+    url: str
+    schema: OpenApiSchema
 
 
-@pytest.fixture(scope="module")
-def ledger(running: tuple[Engine, str]) -> Engine:
-    return running[0]
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[RunningApi]:
+    """A running intake API on a ledger of this test's own (no test sees another's reports)."""
+    with serving_on_sqlite(tmp_path, max_body_bytes=256 * 1024) as (ledger, url):
+        yield RunningApi(ledger, url, schemathesis.openapi.from_url(f"{url}/openapi.json"))
 
 
-@pytest.fixture(scope="module")
-def live_api(running: tuple[Engine, str]) -> str:
-    return running[1]
-
-
-@pytest.fixture(scope="module")
-def api_schema(live_api: str) -> OpenApiSchema:
-    return schemathesis.openapi.from_url(f"{live_api}/openapi.json")
-
-
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-@pytest.mark.parametrize("operation_id", ["submitReport", "reportStatus"])
-def test_the_api_answers_as_its_openapi_document_says(
-    api_schema: OpenApiSchema, live_api: str, operation_id: str, mode: GenerationMode
-) -> None:
+def exercise(api: RunningApi, operation_id: str, mode: GenerationMode) -> None:
+    """Generated requests for one operation, each checked by all of schemathesis' checks."""
     # schemathesis' pytest plugin (lazy schemas) does not run on pytest 9, so its strategies
     # are driven by hypothesis here; the checks are schemathesis' own, all of them.
-    operation = api_schema.find_operation_by_id(operation_id)
+    operation = api.schema.find_operation_by_id(operation_id)
 
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples(EXAMPLES), deadline=None, suppress_health_check=list(HealthCheck)
+    )
     @given(operation.as_strategy(generation_mode=mode))
-    def check(case: Case) -> None:
+    def check(case: Case[Any]) -> None:
         case.call_and_validate(
-            base_url=live_api,
+            base_url=api.url,
             headers=dict(AUTH),
             excluded_checks=[positive_data_acceptance],
             additional_checks=[valid_reports_are_accepted],
@@ -69,7 +64,15 @@ def test_the_api_answers_as_its_openapi_document_says(
     check()
 
 
-def valid_reports_are_accepted(_ctx: CheckContext, response: Response, case: Case) -> None:
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("operation_id", ["submitReport", "reportStatus"])
+def test_the_api_answers_as_its_openapi_document_says(
+    api: RunningApi, operation_id: str, mode: GenerationMode
+) -> None:
+    exercise(api, operation_id, mode)
+
+
+def valid_reports_are_accepted(_ctx: CheckContext, response: Response, case: Case[Any]) -> None:
     """schemathesis' `positive_data_acceptance`, judged by intake's rule.
 
     A body valid under the OpenAPI document is accepted (202, or 409 when a generated
@@ -83,7 +86,9 @@ def valid_reports_are_accepted(_ctx: CheckContext, response: Response, case: Cas
     if case.operation.label != "POST /v1/reports" or not _storable(case.body):
         return
     assert isinstance(case.body, dict)
-    valid = is_valid(case.body["meldingstype"], case.body["bekymringsmelding"])
+    meldingstype = case.body["meldingstype"]
+    assert isinstance(meldingstype, str)
+    valid = is_valid(meldingstype, case.body["bekymringsmelding"])
     expected = (202, 409) if valid else (422,)
     assert response.status_code in expected, f"{valid=} but answered {response.status_code}"
 
@@ -98,6 +103,7 @@ def _storable(value: Any) -> bool:
     return True
 
 
-def test_generated_reports_reached_the_ledger(ledger: Engine) -> None:
-    """The run above sent valid reports, not only refusals (runs after it, same module)."""
-    assert count_reports(ledger) > 0
+def test_generated_reports_reached_the_ledger(api: RunningApi) -> None:
+    """Generated valid submissions are valid reports, not only refusals: some are stored."""
+    exercise(api, "submitReport", GenerationMode.POSITIVE)
+    assert count_reports(api.ledger) > 0

@@ -35,15 +35,16 @@ def case_system(secret: str) -> Iterator[str]:
 
 
 def delivery(report_id: str) -> Delivery:
+    meldingstype = "no.ks.fiks.bekymringsmelding.privat.v2"
     envelope = {
         "id": report_id,
-        "meldingstype": "no.ks.fiks.bekymringsmelding.privat.v2",
+        "meldingstype": meldingstype,
         "mottaker": {"recipient": "bergen", "kommunenummer": "4601"},
         "mottatt": "2026-11-26T12:00:00.000000Z",
         "bekymringsmelding": {"melding": "..."},
     }
     body = json.dumps(envelope).encode()
-    return Delivery(report_id, body, hashlib.sha256(body).hexdigest(), envelope["meldingstype"])
+    return Delivery(report_id, body, hashlib.sha256(body).hexdigest(), meldingstype)
 
 
 def push(tmp_path: Path, url: str, environ: dict[str, str], report_id: str) -> Receipt:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,29 +17,17 @@ from deliverers.scheduled import recover_abandoned_attempts, release_due_retries
 from deliverers.stage import Claim, claim_attempt, deliver_report
 from ledger.lifecycle import State
 from ledger.outbox import sweep_stalled
-from ledger.records import NewReport
-from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
 from router.routes import RouteTable, load_routes
 from router.stage import route_report
+from tests.support.clock import T0, Clock
 from tests.support.fakes import FakeCaseSystem
 from tests.support.ledger import TEST_KEYS
+from tests.support.stages import history, outbox_queues, received, routed
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 CONTROL = DeliveryControl(policy=RetryPolicy(base_seconds=10, max_attempts=3))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -53,32 +40,6 @@ def table(tmp_path: Path) -> RouteTable:
         "utf-8",
     )
     return load_routes(path, {"S": "x" * 32})
-
-
-def received(engine: Engine, kommunenummer: str = "4601") -> str:
-    report_id = str(uuid.uuid4())
-    with UnitOfWork(engine, TEST_KEYS) as uow:
-        uow.reports.add(
-            NewReport(
-                report_id,
-                "portal",
-                "no.ks.fiks.bekymringsmelding.privat.v2",
-                kommunenummer,
-                "02",
-                T0,
-            ),
-            b'{"kommunenummer":"4601"}',
-            actor="intake:portal",
-            dispatch=ROUTE,
-        )
-        uow.commit()
-    return report_id
-
-
-def routed(engine: Engine, table: RouteTable, clock: Clock) -> str:
-    report_id = received(engine)
-    assert route_report(UnitOfWork(engine, TEST_KEYS), table, report_id, clock) is State.ROUTED
-    return report_id
 
 
 def deliver(
@@ -94,23 +55,12 @@ def deliver(
     )
 
 
-def history(engine: Engine, report_id: str) -> list[tuple[State | None, State]]:
-    with UnitOfWork(engine, TEST_KEYS) as uow:
-        return [(t.from_state, t.to_state) for t in uow.reports.history(report_id)]
-
-
-def outbox_queues(engine: Engine, report_id: str) -> list[str]:
-    with UnitOfWork(engine, TEST_KEYS) as uow:
-        return [m.queue for m in uow.outbox.unpublished() if m.report_id == report_id]
-
-
 def test_routing_records_the_recipient_and_queues_the_delivery(
-    ledger_engine: Engine, table: RouteTable
+    ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
     report_id = received(ledger_engine)
     assert (
-        route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, Clock())
-        is State.ROUTED
+        route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, clock) is State.ROUTED
     )
     with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(report_id)
@@ -123,28 +73,27 @@ def test_routing_records_the_recipient_and_queues_the_delivery(
     assert outbox_queues(ledger_engine, report_id) == ["route", "deliver.rest-json"]
 
 
-def test_a_duplicate_route_message_does_nothing(ledger_engine: Engine, table: RouteTable) -> None:
-    report_id = routed(ledger_engine, table, Clock())
-    assert route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, Clock()) is None
+def test_a_duplicate_route_message_does_nothing(
+    ledger_engine: Engine, table: RouteTable, clock: Clock
+) -> None:
+    report_id = routed(ledger_engine, table, clock)
+    assert route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, clock) is None
     assert len(history(ledger_engine, report_id)) == 2
 
 
 def test_an_unrouted_municipality_is_held_with_a_reason(
-    ledger_engine: Engine, table: RouteTable
+    ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
     report_id = received(ledger_engine, kommunenummer="0301")
-    assert (
-        route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, Clock()) is State.HELD
-    )
+    assert route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, clock) is State.HELD
     with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         [_, held] = uow.reports.history(report_id)
     assert held.reason == "no recipient serves 0301"
 
 
 def test_a_receipt_makes_it_delivered_with_the_attempt_recorded(
-    ledger_engine: Engine, table: RouteTable
+    ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
-    clock = Clock()
     report_id = routed(ledger_engine, table, clock)
     case_system = FakeCaseSystem()
     assert deliver(ledger_engine, report_id, case_system, clock) is State.DELIVERED
@@ -160,9 +109,8 @@ def test_a_receipt_makes_it_delivered_with_the_attempt_recorded(
 
 
 def test_a_duplicate_deliver_message_after_delivery_sends_nothing(
-    ledger_engine: Engine, table: RouteTable
+    ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
-    clock = Clock()
     report_id = routed(ledger_engine, table, clock)
     case_system = FakeCaseSystem()
     deliver(ledger_engine, report_id, case_system, clock)
@@ -171,9 +119,8 @@ def test_a_duplicate_deliver_message_after_delivery_sends_nothing(
 
 
 def test_a_transient_failure_schedules_a_retry_kept_in_the_ledger(
-    ledger_engine: Engine, table: RouteTable
+    ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
-    clock = Clock()
     report_id = routed(ledger_engine, table, clock)
     case_system = FakeCaseSystem(TransientError("HTTP 503", status_code=503))
     assert (
@@ -202,9 +149,8 @@ def test_a_transient_failure_schedules_a_retry_kept_in_the_ledger(
 
 
 def test_a_permanent_rejection_is_dead_lettered_with_the_answer(
-    ledger_engine: Engine, table: RouteTable
+    ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
-    clock = Clock()
     report_id = routed(ledger_engine, table, clock)
     case_system = FakeCaseSystem(PermanentError("HTTP 422: Ukjent kommune", status_code=422))
     assert deliver(ledger_engine, report_id, case_system, clock) is State.DEAD_LETTERED
@@ -213,8 +159,9 @@ def test_a_permanent_rejection_is_dead_lettered_with_the_answer(
     assert last.reason == "HTTP 422: Ukjent kommune"
 
 
-def test_a_content_mismatch_is_dead_lettered(ledger_engine: Engine, table: RouteTable) -> None:
-    clock = Clock()
+def test_a_content_mismatch_is_dead_lettered(
+    ledger_engine: Engine, table: RouteTable, clock: Clock
+) -> None:
     report_id = routed(ledger_engine, table, clock)
     assert (
         deliver(ledger_engine, report_id, FakeCaseSystem(ContentMismatch()), clock)
@@ -222,8 +169,9 @@ def test_a_content_mismatch_is_dead_lettered(ledger_engine: Engine, table: Route
     )
 
 
-def test_exhausted_retries_are_dead_lettered(ledger_engine: Engine, table: RouteTable) -> None:
-    clock = Clock()
+def test_exhausted_retries_are_dead_lettered(
+    ledger_engine: Engine, table: RouteTable, clock: Clock
+) -> None:
     report_id = routed(ledger_engine, table, clock)
     case_system = FakeCaseSystem(
         *(TransientError(f"HTTP 50{n}", status_code=500 + n) for n in range(3))
@@ -270,9 +218,8 @@ def release(engine: Engine, clock: Clock) -> int:
 
 
 def test_an_open_breaker_parks_reports_without_spending_attempts(
-    ledger_engine: Engine, table: RouteTable
+    ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
-    clock = Clock()
     down = FakeCaseSystem(*(TransientError("connection error (ConnectError)") for _ in range(2)))
     first, second, waiting = (routed(ledger_engine, table, clock) for _ in range(3))
     assert deliver_with(ledger_engine, first, down, clock) is State.RETRY_SCHEDULED
@@ -308,11 +255,10 @@ def test_an_open_breaker_parks_reports_without_spending_attempts(
 
 
 def test_a_recipient_at_its_concurrency_limit_makes_others_wait(
-    ledger_engine: Engine, table: RouteTable
+    ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
-    clock = Clock()
     busy, other = routed(ledger_engine, table, clock), routed(ledger_engine, table, clock)
-    factory = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
+    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
     claim = claim_attempt(
         factory(), busy, control_for=lambda r: BREAKER_CONTROL, now=clock, jitter=lambda: 0.0
     )
@@ -331,11 +277,10 @@ def test_a_recipient_at_its_concurrency_limit_makes_others_wait(
 
 
 def test_an_attempt_past_its_lease_is_delivered_again_and_the_late_outcome_ignored(
-    ledger_engine: Engine, table: RouteTable
+    ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
-    clock = Clock()
     report_id = routed(ledger_engine, table, clock)
-    factory = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
+    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
     claim = claim_attempt(
         factory(), report_id, control_for=lambda r: BREAKER_CONTROL, now=clock, jitter=lambda: 0.0
     )
@@ -360,11 +305,10 @@ def test_an_attempt_past_its_lease_is_delivered_again_and_the_late_outcome_ignor
 
 
 def test_the_sweeper_publishes_a_stalled_report_again_once(
-    ledger_engine: Engine, table: RouteTable
+    ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
-    clock = Clock()
     report_id = routed(ledger_engine, table, clock)
-    factory = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
+    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
     assert sweep_stalled(factory, clock, 600) == 0
     clock.advance(601)
     assert sweep_stalled(factory, clock, 600) == 1

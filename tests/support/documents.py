@@ -85,12 +85,12 @@ EXTRA_KEYS = (
     "",
 )
 
-_characters = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
+_characters = st.characters(exclude_characters="\x00", exclude_categories=["Cs"])
 text = st.text(_characters, max_size=12)
 any_string = st.one_of(st.sampled_from(TRICKY), text)
 one_line = st.one_of(
     st.sampled_from([s for s in TRICKY if not any(c in s for c in LINE_BREAKS)]),
-    st.text(st.characters(exclude_characters="\x00" + LINE_BREAKS, exclude_categories=("Cs",))),
+    st.text(st.characters(exclude_characters="\x00" + LINE_BREAKS, exclude_categories=["Cs"])),
 )
 json_values = st.recursive(
     st.none()
@@ -247,7 +247,7 @@ MUTATIONS = (
     "grow",
     "root",
 )
-OTHER_TYPES = (None, True, False, 0, 7, 1.5, "", "x", [], {}, ["x"], {"x": 1})
+OTHER_TYPES: tuple[Any, ...] = (None, True, False, 0, 7, 1.5, "", "x", [], {}, ["x"], {"x": 1})
 
 
 @st.composite
@@ -263,8 +263,8 @@ def mutated(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> Any:
         elif kind == "extra":
             objects = [(p, v) for p, v in containers if isinstance(v, dict)]
             if objects:
-                _path, target = draw(st.sampled_from(objects))
-                target[draw(st.sampled_from(EXTRA_KEYS) | text)] = draw(json_values)
+                _path, extended = draw(st.sampled_from(objects))
+                extended[draw(st.sampled_from(EXTRA_KEYS) | text)] = draw(json_values)
         elif kind in ("empty", "grow") and containers:
             path, target = draw(st.sampled_from(containers))
             if kind == "empty":

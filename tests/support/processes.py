@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -34,18 +35,53 @@ def wait_for(
 
 
 class RelayProcess:
-    """One `relay` subcommand in its own process group (so prefork children die with it)."""
+    """One `relay` subcommand in its own process group (so prefork children die with it).
 
-    def __init__(self, name: str, args: list[str], env: Mapping[str, str], logdir: Path) -> None:
+    `supervised`: started again whenever it exits on its own, as systemd's Restart=always
+    or compose's `restart: always` would; `exits` keeps each such exit status."""
+
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: Mapping[str, str],
+        logdir: Path,
+        *,
+        supervised: bool = False,
+    ) -> None:
         self.name = name
         self.args = args
         self.env = dict(env)
         self.log_path = logdir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.expected_alive = False
+        self.supervised = supervised
+        self.exits: list[int] = []
+        self._supervisor: threading.Thread | None = None
 
     def start(self) -> RelayProcess:
         self.expected_alive = True
+        self._spawn()
+        if self.supervised and self._supervisor is None:
+            self._supervisor = threading.Thread(
+                target=self._supervise, daemon=True, name=f"supervise-{self.name}"
+            )
+            self._supervisor.start()
+        return self
+
+    def _supervise(self) -> None:
+        while True:
+            time.sleep(0.5)
+            process = self.process
+            if not self.expected_alive:
+                continue
+            if process is not None and process.poll() is not None and self.expected_alive:
+                self.exits.append(process.returncode)
+                time.sleep(1.0)  # a supervisor's restart delay
+                if self.expected_alive:
+                    self._spawn()
+
+    def _spawn(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "relay", *self.args],
@@ -54,7 +90,6 @@ class RelayProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        return self
 
     @property
     def alive(self) -> bool:
@@ -70,6 +105,13 @@ class RelayProcess:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
+
+    def crash(self) -> None:
+        """SIGKILL to the process group, as the OOM killer would; a supervised process is
+        started again by its supervisor."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
 
     def kill(self) -> None:
         self.expected_alive = False

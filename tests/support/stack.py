@@ -81,6 +81,11 @@ class Sandbox:
         result: list[dict[str, Any]] = httpx.get(f"{self.url}/_sandbox/reports", timeout=10).json()
         return result
 
+    def posts(self) -> list[dict[str, Any]]:
+        """Every delivery attempt it received, with the fault that shaped its answer."""
+        result: list[dict[str, Any]] = httpx.get(f"{self.url}/_sandbox/posts", timeout=30).json()
+        return result
+
     def body(self, report_id: str) -> bytes:
         return httpx.get(f"{self.url}/_sandbox/reports/{report_id}/body", timeout=10).content
 
@@ -97,6 +102,7 @@ class Stack:
     workdir: Path
     sandboxes: dict[str, Sandbox]
     processes: dict[str, RelayProcess] = field(default_factory=dict)
+    api_urls: list[str] = field(default_factory=list)
 
     @property
     def keys(self) -> KeyRing:
@@ -140,7 +146,7 @@ class Stack:
     ) -> None:
         def all_there() -> bool:
             for process in self.processes.values():
-                if process.expected_alive and not process.alive:
+                if process.expected_alive and not process.alive and not process.supervised:
                     raise AssertionError(f"{process.name} exited:\n{process.log()[-3000:]}")
             return all(self.state(report_id) in states for report_id in report_ids)
 
@@ -236,7 +242,10 @@ def running_stack(
     extra_env: Mapping[str, str] | None = None,
     workers: int = 1,
     worker_args: tuple[str, ...] = ("--pool", "prefork", "--concurrency", "2"),
+    apis: int = 1,
+    supervised: bool = False,
 ) -> Iterator[Stack]:
+    """`supervised`: every relay process is started again when it exits on its own."""
     token = secrets.token_urlsafe(32)
     env = {
         key: value
@@ -275,28 +284,35 @@ def running_stack(
                 sandboxes[spec.id].start()
         write_routes(workdir / "routes.yaml", recipients, sandboxes)
         run_relay(["db", "upgrade"], env)
-        port = free_port()
+        ports = [free_port() for _ in range(apis)]
+
+        def process(name: str, args: list[str]) -> None:
+            processes[name] = RelayProcess(name, args, env, workdir, supervised=supervised)
+
         if shape in ("embedded", "run"):
-            processes["run"] = RelayProcess("run", ["run", "--port", str(port)], env, workdir)
+            process("run", ["run", "--port", str(ports[0])])
         elif shape == "split":
-            processes["api"] = RelayProcess("api", ["api", "--port", str(port)], env, workdir)
+            for number, port in enumerate(ports):
+                process("api" if number == 0 else f"api-{number + 1}", ["api", "--port", str(port)])
             for number in range(workers):
                 name = "worker" if number == 0 else f"worker-{number + 1}"
-                processes[name] = RelayProcess(name, ["worker", *worker_args], env, workdir)
-            processes["scheduler"] = RelayProcess("scheduler", ["scheduler"], env, workdir)
+                process(name, ["worker", *worker_args])
+            process("scheduler", ["scheduler"])
         else:
             raise ValueError(f"unknown shape {shape}")
-        for process in processes.values():
-            process.start()
-        api_url = f"http://127.0.0.1:{port}"
-        first = processes.get("run") or processes["api"]
-        first.wait_http(f"{api_url}/healthz")
+        for each in processes.values():
+            each.start()
+        api_urls = [f"http://127.0.0.1:{port}" for port in ports]
+        api_url = api_urls[0]
+        serving = [p for name, p in processes.items() if name == "run" or name.startswith("api")]
+        for server, url in zip(serving, api_urls, strict=True):
+            server.wait_http(f"{url}/healthz")
         ledger_url = database_url or f"sqlite:///{workdir / 'var' / 'ledger.sqlite'}"
         engine = create_ledger_engine(ledger_url)
-        yield Stack(api_url, token, env, engine, workdir, sandboxes, processes)
+        yield Stack(api_url, token, env, engine, workdir, sandboxes, processes, api_urls)
     finally:
-        for process in processes.values():
-            process.stop()
+        for each in processes.values():
+            each.stop()
         for sandbox in sandboxes.values():
             sandbox.stop()
         if engine is not None:

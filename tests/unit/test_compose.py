@@ -80,3 +80,13 @@ def test_the_compose_routes_file_serves_every_municipality() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("service", ["worker", "scheduler"])
+def test_workers_and_schedulers_are_restarted_and_probed_for_liveness(service: str) -> None:
+    definition = SERVICES[service]
+    assert definition["restart"] == "always"
+    probe = definition["healthcheck"]["test"]
+    assert probe[:2] == ["CMD", "relay"]
+    assert resolve(probe[2:]).name == "health"
+    assert probe[-1] == service

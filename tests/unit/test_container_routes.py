@@ -13,6 +13,7 @@ from relay.bootstrap import Container, StartupError, bootstrap
 from relay.routes_loader import checked_routes
 from relay.settings import Settings
 from router.live import LiveRoutes
+from tests.support.clock import Clock
 
 ENTRY = (
     "  - {{id: {id}, name: N, serves: [{serves}], vendor: {vendor},"
@@ -23,18 +24,6 @@ ENTRY = (
 def routes(*entries: dict[str, str]) -> str:
     defaults = {"vendor": "rest-json", "endpoint": "http://127.0.0.1:9"}
     return "recipients:\n" + "".join(ENTRY.format(**{**defaults, **e}) for e in entries)
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -49,7 +38,7 @@ def path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def container(path: Path, clock: Clock, tmp_path: Path) -> Iterator[Container]:
     settings = Settings(data_dir=tmp_path, routes_file=path)
     build = functools.partial(checked_routes, settings=settings)
-    live = LiveRoutes(path, build, check_seconds=60, clock=clock)
+    live = LiveRoutes(path, build, check_seconds=60, clock=clock.monotonic)
     container = bootstrap(settings, migrate=False, routes=live)
     yield container
     container.close()
@@ -76,11 +65,11 @@ def test_a_recipients_deliverer_is_rebuilt_when_its_entry_changes(
             {"id": "b", "serves": "'5001'"},
         ),
     )
-    clock.now += 60
+    clock.advance(60)
     assert container.deliverer_for("a") is first, "an unchanged entry keeps its deliverer"
 
     rewrite(path, routes({"id": "a", "serves": "'4601'", "endpoint": "http://127.0.0.1:10"}))
-    clock.now += 60
+    clock.advance(60)
     assert container.deliverer_for("a") is not first
 
 
@@ -96,7 +85,7 @@ def test_a_new_file_with_an_unknown_vendor_is_refused(
     container: Container, path: Path, clock: Clock
 ) -> None:
     rewrite(path, routes({"id": "a", "serves": "'4601'", "vendor": "pigeon"}))
-    clock.now += 60
+    clock.advance(60)
     assert container.routes.recipients["a"].vendor == "rest-json"
 
 

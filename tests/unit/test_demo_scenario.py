@@ -52,6 +52,7 @@ def test_each_report_names_the_recipient_the_router_gives_it() -> None:
     for report in REPORTS:
         document = report.document
         decision = resolve(document["kommunenummer"], document["bydelsnummer"], REGISTRY, table)
+        assert isinstance(decision, Routed)
         assert decision == Routed(
             report.recipient, "rest-json", decision.kommunenummer, decision.bydelsnummer
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -39,7 +40,7 @@ class Server:
         return answer
 
 
-def client_for(server: Server, sleeps: list[float], **kwargs: object) -> IntakeClient:
+def client_for(server: Server, sleeps: list[float], **kwargs: Any) -> IntakeClient:
     http = httpx.Client(transport=httpx.MockTransport(server))
     return IntakeClient(
         "http://relay.test/",
@@ -48,7 +49,7 @@ def client_for(server: Server, sleeps: list[float], **kwargs: object) -> IntakeC
         sleep=sleeps.append,
         random_fraction=lambda: 1.0,
         **kwargs,
-    )  # type: ignore[arg-type]
+    )
 
 
 def problem(status: int) -> httpx.Response:

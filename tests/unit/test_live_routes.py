@@ -10,6 +10,7 @@ import pytest
 
 from router.live import LiveRoutes
 from router.routes import RoutesFileError, RouteTable, routes_from_bytes
+from tests.support.clock import Clock
 
 ENV = {"SECRET": "s" * 32}
 
@@ -21,14 +22,6 @@ def routes(*serves: str, recipient: str = "bergen") -> str:
         f"  - {{id: {recipient}, name: B, serves: [{listed}], vendor: rest-json,"
         " endpoint: 'http://127.0.0.1:9', secret_env: SECRET}\n"
     )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Builds:
@@ -56,30 +49,29 @@ def write(path: Path, text: str) -> None:
     os.utime(path, ns=(before + 10**9, before + 10**9))
 
 
-def test_a_changed_file_is_used_after_the_next_look(path: Path) -> None:
-    clock, builds = Clock(), Builds()
-    live = LiveRoutes(path, builds, check_seconds=1, clock=clock)
+def test_a_changed_file_is_used_after_the_next_look(path: Path, clock: Clock) -> None:
+    builds = Builds()
+    live = LiveRoutes(path, builds, check_seconds=1, clock=clock.monotonic)
     write(path, routes("4601", "5001"))
     assert "5001" not in live.current().by_served, "looked before its time"
-    clock.now += 1
+    clock.advance(1)
     assert live.current().by_served["5001"] == "bergen"
     assert builds.count == 2
 
 
-def test_force_looks_at_once(path: Path) -> None:
-    live = LiveRoutes(path, Builds(), check_seconds=60, clock=Clock())
+def test_force_looks_at_once(path: Path, clock: Clock) -> None:
+    live = LiveRoutes(path, Builds(), check_seconds=60, clock=clock.monotonic)
     write(path, routes("5001"))
     assert "5001" in live.current(force=True).by_served
 
 
 def test_an_invalid_file_is_refused_and_the_table_in_force_stays(
-    path: Path, caplog: pytest.LogCaptureFixture
+    path: Path, caplog: pytest.LogCaptureFixture, clock: Clock
 ) -> None:
-    clock = Clock()
-    live = LiveRoutes(path, Builds(), check_seconds=1, clock=clock)
+    live = LiveRoutes(path, Builds(), check_seconds=1, clock=clock.monotonic)
     sha256 = live.sha256
     write(path, routes("46O1"))
-    clock.now += 1
+    clock.advance(1)
     with caplog.at_level(logging.ERROR, logger="router.live"):
         table = live.current()
     assert table.by_served == {"4601": "bergen"}
@@ -89,45 +81,43 @@ def test_an_invalid_file_is_refused_and_the_table_in_force_stays(
     assert "recipients[0] (id=bergen).serves" in record.getMessage()
 
     caplog.clear()
-    clock.now += 1
+    clock.advance(1)
     with caplog.at_level(logging.ERROR, logger="router.live"):
         live.current()
     assert not caplog.records, "the same refused file is logged once"
 
     write(path, routes("4601", "5001"))
-    clock.now += 1
+    clock.advance(1)
     assert live.current().by_served["5001"] == "bergen"
 
 
-def test_a_missing_secret_refuses_the_new_file(path: Path) -> None:
-    clock = Clock()
-    live = LiveRoutes(path, Builds(), check_seconds=1, clock=clock)
+def test_a_missing_secret_refuses_the_new_file(path: Path, clock: Clock) -> None:
+    live = LiveRoutes(path, Builds(), check_seconds=1, clock=clock.monotonic)
     write(path, routes("4601").replace("SECRET", "OTHER_SECRET"))
-    clock.now += 1
+    clock.advance(1)
     assert live.current().recipients["bergen"].secret == ENV["SECRET"]
 
 
-def test_a_touched_file_with_the_same_content_is_not_rebuilt(path: Path) -> None:
-    clock, builds = Clock(), Builds()
-    live = LiveRoutes(path, builds, check_seconds=1, clock=clock)
+def test_a_touched_file_with_the_same_content_is_not_rebuilt(path: Path, clock: Clock) -> None:
+    builds = Builds()
+    live = LiveRoutes(path, builds, check_seconds=1, clock=clock.monotonic)
     write(path, path.read_text("utf-8"))
-    clock.now += 1
+    clock.advance(1)
     live.current()
     assert builds.count == 1
 
 
 def test_a_vanished_file_keeps_the_table_in_force(
-    path: Path, caplog: pytest.LogCaptureFixture
+    path: Path, caplog: pytest.LogCaptureFixture, clock: Clock
 ) -> None:
-    clock = Clock()
-    live = LiveRoutes(path, Builds(), check_seconds=1, clock=clock)
+    live = LiveRoutes(path, Builds(), check_seconds=1, clock=clock.monotonic)
     path.unlink()
-    clock.now += 1
+    clock.advance(1)
     with caplog.at_level(logging.ERROR, logger="router.live"):
         assert live.current().by_served == {"4601": "bergen"}
     assert "cannot be read" in caplog.text
     write(path, routes("5001"))
-    clock.now += 1
+    clock.advance(1)
     assert live.current().by_served == {"5001": "bergen"}
 
 

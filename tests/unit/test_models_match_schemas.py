@@ -29,8 +29,9 @@ from tests.support.documents import (
     mutated,
     nodes,
 )
+from tests.support.profiles import examples
 
-EXAMPLES_PER_TYPE = 2000
+EXAMPLES_PER_TYPE = 2000  # under the "ci" profile
 
 
 def model_accepts(meldingstype: str, document: Any) -> bool:
@@ -57,7 +58,9 @@ def intake_accepts(meldingstype: str, document: Any) -> bool:
 def test_valid_documents_are_valid(meldingstype: str) -> None:
     """The generator of valid documents is right, else the mutations prove little."""
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(
+        max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
     @given(VALID_DOCUMENTS[meldingstype])
     def check(document: dict[str, Any]) -> None:
         assert is_valid(meldingstype, document)
@@ -68,7 +71,7 @@ def test_valid_documents_are_valid(meldingstype: str) -> None:
 @pytest.mark.parametrize("meldingstype", MELDINGSTYPER)
 def test_the_model_and_intake_decide_as_the_schema_does(meldingstype: str) -> None:
     @settings(
-        max_examples=EXAMPLES_PER_TYPE,
+        max_examples=examples(EXAMPLES_PER_TYPE),
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )

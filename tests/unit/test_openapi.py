@@ -15,6 +15,7 @@ from intake.openapi import openapi_document
 from intake.protocol import example
 from intake.schemas import ecma_pattern, is_valid
 from tests.support.documents import VALID_DOCUMENTS, mutated
+from tests.support.profiles import examples
 
 DOCUMENT = openapi_document("intake", "1", "test")
 OpenApiValidator = validators.extend(Draft202012Validator, {"pattern": ecma_pattern})
@@ -76,7 +77,9 @@ def test_every_example_is_a_valid_request_body(meldingstype: str) -> None:
 def test_the_request_schema_judges_documents_as_intake_does(meldingstype: str) -> None:
     validator = component("Submission")
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(
+        max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
     @given(mutated(VALID_DOCUMENTS[meldingstype]))
     def check(document: Any) -> None:
         body = {"meldingstype": meldingstype, "bekymringsmelding": document}

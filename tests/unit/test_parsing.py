@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from intake.parsing import MAX_DEPTH, canonical_bytes, parse_json_object, too_deep
 from intake.problems import Problem
+from tests.support.profiles import examples
 
 
 def refusal(raw: bytes) -> Problem:
@@ -38,7 +39,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(json_values, st.integers(0, 8))
 def test_too_deep_agrees_with_the_depth_of_the_parsed_value(value: Any, limit: int) -> None:
     text = json.dumps(value)

@@ -14,7 +14,7 @@ from tests.support.processes import wait_for
 from tests.support.reports import submission
 from tests.support.stack import FAST_RECOVERY, Broker, RecipientSpec, split_stack
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
 
 def test_store_then_fail_is_stored_once_and_delivered_with_every_attempt_recorded(

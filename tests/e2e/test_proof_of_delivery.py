@@ -21,7 +21,7 @@ from relay.servers import ServerThread, bind
 from tests.support.processes import wait_for
 from tests.support.stack import FAST_RECOVERY, Broker, RecipientSpec, Stack, split_stack
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
 VERIFY_DELAY = 2.0
 TICK = float(FAST_RECOVERY["RELAY_SCHEDULER_TICK_SECONDS"])

@@ -4,8 +4,8 @@ values, the append-only log of who read a report's content, and signed ledger ch
 Content stored before this revision keeps `key_id` NULL (plain) until `relay keys rotate`
 seals it.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-26
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from ledger.schema import UTCDateTime
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

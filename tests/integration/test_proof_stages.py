@@ -1,0 +1,155 @@
+"""Proof of delivery stage by stage, on real ledgers with fake case systems (SQLite needs no
+services): read-back of a delivered report, and reconciliation of a recipient's list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from deliverers.fiks_io import MOTTATT
+from deliverers.proof import reconcile_recipient
+from ledger.lifecycle import State
+from tests.support.clock import T0
+from tests.support.fakes import FakeCaseSystem, FakeMailbox
+from tests.support.stages import Stages, history, outbox_queues, report
+
+pytestmark = pytest.mark.integration
+
+UP_TO_DELIVERED = [
+    (None, State.RECEIVED),
+    (State.RECEIVED, State.ROUTED),
+    (State.ROUTED, State.DELIVERING),
+    (State.DELIVERING, State.DELIVERED),
+]
+
+
+def keep(case_system: FakeCaseSystem, report_id: str) -> None:
+    """The case system keeps the report as it was sent."""
+
+
+# -- read-back -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "state", "transitions", "kind"),
+    [
+        pytest.param(keep, State.VERIFIED, [(State.DELIVERED, State.VERIFIED)], None, id="stored"),
+        pytest.param(
+            FakeCaseSystem.lose,
+            State.ROUTED,
+            [(State.DELIVERED, State.MISSING), (State.MISSING, State.ROUTED)],
+            None,
+            id="lost",
+        ),
+        pytest.param(
+            FakeCaseSystem.damage,
+            State.DEAD_LETTERED,
+            [(State.DELIVERED, State.DEAD_LETTERED)],
+            "content-mismatch",
+            id="damaged",
+        ),
+    ],
+)
+def test_read_back_judges_the_copy_the_case_system_holds(
+    stages: Stages,
+    fault: Callable[[FakeCaseSystem, str], None],
+    state: State,
+    transitions: list[tuple[State, State]],
+    kind: str | None,
+) -> None:
+    case_system = FakeCaseSystem()
+    report_id = stages.delivered(case_system)
+    fault(case_system, report_id)
+    stages.clock.advance(60)
+    assert stages.verify(report_id, case_system) is state
+    assert history(stages.engine, report_id) == UP_TO_DELIVERED + transitions
+    assert report(stages.engine, report_id).state_kind == kind
+
+
+def test_a_verified_report_keeps_the_case_systems_reference(stages: Stages) -> None:
+    case_system = FakeCaseSystem()
+    report_id = stages.delivered(case_system)
+    stages.verify(report_id, case_system)
+    with stages.uow() as uow:
+        verified = uow.reports.history(report_id)[-1]
+    assert verified.detail == {"saksreferanse": case_system.saksreferanse(report_id)}
+
+
+def test_a_lost_copy_is_missing_then_delivered_again_with_the_same_bytes(
+    stages: Stages,
+) -> None:
+    case_system = FakeCaseSystem()
+    report_id = stages.delivered(case_system)
+    case_system.lose(report_id)
+    assert stages.verify(report_id, case_system) is State.ROUTED
+    with stages.uow() as uow:
+        missing = uow.reports.history(report_id)[-2]
+    assert missing.reason == "read-back: the case system does not have it"
+    assert report(stages.engine, report_id).missing_count == 1
+    assert outbox_queues(stages.engine, report_id)[-1] == "deliver.rest-json"
+
+    assert stages.deliver(report_id, case_system) is State.DELIVERED
+    first, again = case_system.deliveries
+    assert again == first, "the same id, the same bytes, the same hash"
+    assert stages.verify(report_id, case_system) is State.VERIFIED
+
+
+def test_a_report_lost_three_times_is_dead_lettered_as_missing(stages: Stages) -> None:
+    case_system = FakeCaseSystem()
+    report_id = stages.delivered(case_system)
+    outcomes = []
+    for _ in range(3):
+        case_system.lose(report_id)
+        outcomes.append(stages.verify(report_id, case_system))
+        if outcomes[-1] is State.ROUTED:
+            assert stages.deliver(report_id, case_system) is State.DELIVERED
+    assert outcomes == [State.ROUTED, State.ROUTED, State.DEAD_LETTERED]
+    lost = report(stages.engine, report_id)
+    assert (lost.state_kind, lost.missing_count) == ("missing", 3)
+    assert lost.state_reason == "the case system lost this report 3 times after acknowledging it"
+    assert len(case_system.deliveries) == 3
+
+
+def test_a_fiks_io_report_is_verified_by_its_receipt_alone(stages: Stages) -> None:
+    mailbox = FakeMailbox()
+    report_id = stages.awaiting(mailbox)
+    ours = mailbox.deliveries[-1].sha256
+    stages.receive(report_id, MOTTATT, {"saksreferanse": "2026/117", "sha256": ours})
+    assert stages.verify(report_id, mailbox) is State.VERIFIED
+    assert report(stages.engine, report_id).state_reason == (
+        "the receipt carried our sha256; the protocol has no read-back"
+    )
+
+
+# -- reconciliation --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", [State.DELIVERED, State.VERIFIED])
+def test_reconciliation_finds_a_report_missing_from_the_case_systems_list(
+    stages: Stages, state: State
+) -> None:
+    case_system = FakeCaseSystem()
+    kept, lost = stages.delivered(case_system), stages.delivered(case_system)
+    if state is State.VERIFIED:
+        assert stages.verify(lost, case_system) is State.VERIFIED
+    case_system.lose(lost)
+    stages.clock.advance(3600)
+    since = T0 - timedelta(days=1)
+
+    result = reconcile_recipient(
+        stages.uow, "bergen", since, deliverer=case_system, now=stages.clock
+    )
+
+    assert (result.checked, result.missing, result.error) == (2, [lost], None)
+    assert history(stages.engine, lost)[-2:] == [
+        (state, State.MISSING),
+        (State.MISSING, State.ROUTED),
+    ]
+    with stages.uow() as uow:
+        missing = uow.reports.history(lost)[-2]
+    assert missing.reason == (
+        f"reconciliation: not in the case system's list since {since.isoformat()}"
+    )
+    assert report(stages.engine, kept).state is State.DELIVERED
