@@ -36,8 +36,16 @@ def _rest_json(recipient: Recipient, resources: AdapterResources) -> Deliverer:
         raise RecipientConfigError(
             f"recipient {recipient.id}: endpoint must be an http(s) URL for vendor rest-json"
         )
+    if recipient.previous_secret and not recipient.secret:
+        raise RecipientConfigError(
+            f"recipient {recipient.id}: previous_secret_env needs secret_env (the new secret)"
+        )
     return RestJsonDeliverer(
-        recipient.endpoint, recipient.secret, client=resources.http, token=recipient.token
+        recipient.endpoint,
+        recipient.secret,
+        client=resources.http,
+        token=recipient.token,
+        previous_secret=recipient.previous_secret,
     )
 
 

@@ -1,11 +1,16 @@
-"""Vendor "rest-json": push with an HMAC signature, per `spec/case-system-rest-json.md`."""
+"""Vendor "rest-json": push with an HMAC signature, per `spec/case-system-rest-json.md`.
+
+While a recipient's signing secret is rotated, a push carries one signature per secret
+(`X-Relay-Signature: v1=<new>,v1=<old>`) and the case system accepts any of them
+(`docs/signing-secret-rotation.md`); with one secret the header is as it always was.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +35,20 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return f"v1={digest.hexdigest()}"
 
 
+def signature_header(secrets: Sequence[str], timestamp: str, body: bytes) -> str:
+    """`X-Relay-Signature`: one `v1=<hex>` per secret, comma-separated, current one first."""
+    return ",".join(signature(secret, timestamp, body) for secret in secrets)
+
+
+def signature_matches(header: str, secret: str, timestamp: str, body: bytes) -> bool:
+    """A receiver's check: any signature in the header made with `secret` (constant time)."""
+    expected = signature(secret, timestamp, body)
+    found = False
+    for given in header.split(","):
+        found |= hmac.compare_digest(given.strip(), expected)
+    return found
+
+
 class RestJsonDeliverer:
     def __init__(
         self,
@@ -39,9 +58,10 @@ class RestJsonDeliverer:
         client: httpx.Client,
         token: str | None = None,
         clock: Callable[[], float] = time.time,
+        previous_secret: str | None = None,
     ) -> None:
         self._base = endpoint.rstrip("/")
-        self._secret = secret
+        self._secrets = (secret, previous_secret) if previous_secret else (secret,)
         self._token = token
         self._client = client
         self._clock = clock
@@ -52,7 +72,7 @@ class RestJsonDeliverer:
             "Content-Type": "application/json",
             "Idempotency-Key": delivery.report_id,
             "X-Relay-Timestamp": timestamp,
-            "X-Relay-Signature": signature(self._secret, timestamp, delivery.body),
+            "X-Relay-Signature": signature_header(self._secrets, timestamp, delivery.body),
             **self._auth(),
         }
         response = self._send(

@@ -24,7 +24,7 @@ from deliverers.control import DeliveryControl
 from deliverers.outcomes import DELIVERER, Outcome, apply_outcome
 from ledger.digest import sha256_hex
 from ledger.lifecycle import State
-from ledger.records import Report, StateKind
+from ledger.records import DeadLetterKind, Report, StateKind
 from ledger.uow import UnitOfWork
 
 CAPACITY_WAIT_SECONDS = 1.0
@@ -48,6 +48,14 @@ def body_for(report: Report, document: bytes) -> bytes:
         mottatt=report.received_at,
         document=document,
     )
+
+
+def delivered_bytes(report: Report, document: bytes) -> bytes:
+    """What a case system was sent for this report; the document alone if it was never
+    routed (resolved by hand before a recipient was known)."""
+    if report.recipient is None or report.kommunenummer is None:
+        return document
+    return body_for(report, document)
 
 
 def deliver_report(
@@ -130,6 +138,18 @@ def claim_attempt(
             waited = _wait(uow, report, at, until, reason, "capacity")
             uow.commit()
             return waited.state
+        document = uow.reports.document(report_id)
+        if document is None:  # retention erased it (a verified report found missing later)
+            gone = uow.reports.move(
+                report,
+                State.DEAD_LETTERED,
+                at=at,
+                actor=DELIVERER,
+                reason="its content was erased by retention; it cannot be delivered again",
+                kind=DeadLetterKind.MISSING,
+            )
+            uow.commit()
+            return gone.state
         if decision.probe:
             uow.health.save(decision.health)
         attempt = report.attempts + 1
@@ -145,8 +165,6 @@ def claim_attempt(
                 "next_attempt_at": None,
             },
         )
-        document = uow.reports.document(report_id)
-        assert document is not None, f"report {report_id} has no stored content"
         uow.commit()
         return Claim(claimed, document)
 

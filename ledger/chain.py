@@ -7,7 +7,8 @@ fields, in a canonical JSON form. Pure functions; the clock and the rows come in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -75,4 +76,43 @@ def first_break(transitions: Iterable[Transition]) -> int | None:
             return transition.sequence
         expected_previous = transition.hash
         expected_sequence += 1
+    return None
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """Where a report's chain stops holding, and why (for the operator who must look)."""
+
+    report_id: str
+    sequence: int
+    reason: str
+
+
+def chain_break(
+    report_id: str, transitions: Sequence[Transition], last_sequence: int, last_hash: str
+) -> ChainBreak | None:
+    """The first place where `transitions` (in sequence order) is not an intact chain
+    ending at the report's recorded head (`last_sequence`, `last_hash`); None if intact.
+
+    `first_break` finds an edited or removed link; the head finds a removed last link, which
+    leaves a shorter chain that is intact in itself."""
+    broken = first_break(transitions)
+    if broken is not None:
+        link = next(t for t in transitions if t.sequence == broken)
+        expected = transitions.index(link) + 1
+        if broken != expected:
+            return ChainBreak(report_id, expected, f"transition {expected} is missing")
+        if link.hash != transition_hash(link):
+            return ChainBreak(report_id, broken, "its fields do not match its hash (edited)")
+        return ChainBreak(report_id, broken, "it does not link to the transition before it")
+    if not transitions:
+        return ChainBreak(report_id, 1, "the report has no transitions")
+    head = transitions[-1]
+    if head.sequence != last_sequence or head.hash != last_hash:
+        after = head.sequence + 1
+        if head.sequence < last_sequence:
+            return ChainBreak(report_id, after, f"transition {after} is missing (the last)")
+        return ChainBreak(
+            report_id, head.sequence, "the report's recorded head is not its last transition"
+        )
     return None

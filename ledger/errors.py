@@ -13,3 +13,10 @@ class ConcurrentChange(Exception):
 
 class DuplicateKey(Exception):
     """A row with this key was committed by another transaction first. Nothing was written."""
+
+
+class NoContentKeys(RuntimeError):
+    """Content was written or read through a unit of work opened without the key ring."""
+
+    def __init__(self) -> None:
+        super().__init__("this unit of work has no content keys (bootstrap builds the key ring)")

@@ -56,14 +56,19 @@ _ALLOWED: dict[State | None, frozenset[State]] = {
     State.RETRY_SCHEDULED: frozenset({State.ROUTED, State.DEAD_LETTERED}),
     State.DELIVERED: frozenset({State.VERIFIED, State.MISSING, State.DEAD_LETTERED}),
     # Reconciliation can find that a verified report has since vanished from the case system.
-    State.VERIFIED: frozenset({State.MISSING}),
+    # VERIFIED -> VERIFIED records the erasure of its content (retention); so does
+    # RESOLVED_MANUALLY -> RESOLVED_MANUALLY, its only move.
+    State.VERIFIED: frozenset({State.MISSING, State.VERIFIED}),
     State.MISSING: frozenset({State.ROUTED, State.HELD, State.DEAD_LETTERED}),
     State.DEAD_LETTERED: frozenset({State.ROUTED, State.HELD, State.RESOLVED_MANUALLY}),
-    State.RESOLVED_MANUALLY: frozenset(),
+    State.RESOLVED_MANUALLY: frozenset({State.RESOLVED_MANUALLY}),
 }
 
 # States in which an attempt is under way.
 IN_FLIGHT: frozenset[State] = frozenset({State.DELIVERING, State.AWAITING_RECEIPT})
+# Final states whose content retention erases after its time (a move to the same state
+# records the erasure in the report's chain). Every other state keeps its content.
+ERASABLE: frozenset[State] = frozenset({State.VERIFIED, State.RESOLVED_MANUALLY})
 # States that count as "the case system has it".
 STORED: frozenset[State] = frozenset({State.DELIVERED, State.VERIFIED})
 

@@ -29,6 +29,7 @@ class StateKind(StrEnum):
     ABANDONED = "abandoned"  # ROUTED again: an attempt's lease ran out
     MISSING = "missing"  # MISSING: found not stored after a receipt
     RESOLVED_MANUALLY = "resolved-manually"
+    CONTENT_ERASED = "content-erased"  # VERIFIED or RESOLVED_MANUALLY, its content erased
 
 
 Kind = DeadLetterKind | StateKind
@@ -72,6 +73,7 @@ class Report:
     state_reason: str | None = None
     state_kind: str | None = None
     missing_count: int = 0
+    content_erased_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Report:
@@ -94,6 +96,16 @@ class Transition:
     detail: Mapping[str, Any] | None
     previous_hash: str
     hash: str
+
+
+def transition_from_row(row: Mapping[Any, Any]) -> Transition:
+    return Transition(
+        **{
+            **row,
+            "from_state": State(row["from_state"]) if row["from_state"] else None,
+            "to_state": State(row["to_state"]),
+        }
+    )
 
 
 @dataclass(frozen=True)

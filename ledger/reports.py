@@ -3,6 +3,10 @@
 Every state change goes through `ReportStore.move`: it checks the lifecycle, appends a
 hash-chained transition, updates the report's derived state and, if asked, adds an outbox
 row, all on the caller's transaction.
+
+A report's content is written by `add` and read by `document` only, sealed with the key
+ring the unit of work was given (`ledger.content_crypto`); `erase_content` removes it and
+records the erasure as a transition.
 """
 
 from __future__ import annotations
@@ -12,20 +16,38 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from ledger import schema
 from ledger.chain import GENESIS, transition_hash
-from ledger.errors import ConcurrentChange
-from ledger.lifecycle import State, check_transition
+from ledger.content_crypto import KeyRing, Sealed
+from ledger.errors import ConcurrentChange, NoContentKeys
+from ledger.lifecycle import ERASABLE, State, check_transition
 from ledger.outbox import OutboxStore
-from ledger.records import Dispatch, Kind, NewReport, Report, Transition
+from ledger.records import (
+    Dispatch,
+    Kind,
+    NewReport,
+    Report,
+    StateKind,
+    Transition,
+    transition_from_row,
+)
 
 
 class ReportStore:
-    def __init__(self, connection: Connection, outbox: OutboxStore) -> None:
+    def __init__(
+        self, connection: Connection, outbox: OutboxStore, keys: KeyRing | None = None
+    ) -> None:
         self._db = connection
         self._outbox = outbox
+        self._keys = keys
+
+    @property
+    def keys(self) -> KeyRing:
+        if self._keys is None:
+            raise NoContentKeys()
+        return self._keys
 
     def add(self, new: NewReport, document: bytes, *, actor: str, dispatch: Dispatch) -> Report:
         """Insert a report in RECEIVED with its first transition and its first outbox row."""
@@ -47,8 +69,14 @@ class ReportStore:
                 last_hash=GENESIS,
             )
         )
+        sealed = self.keys.seal(new.id, document)
         self._db.execute(
-            schema.report_contents.insert().values(report_id=new.id, document=document)
+            schema.report_contents.insert().values(
+                report_id=new.id,
+                document=sealed.ciphertext,
+                key_id=sealed.key_id,
+                wrapped_key=sealed.wrapped_key,
+            )
         )
         first = self._append(new.id, 1, GENESIS, None, State.RECEIVED, new.received_at, actor)
         self._db.execute(
@@ -80,11 +108,50 @@ class ReportStore:
         return current
 
     def document(self, report_id: str) -> bytes | None:
-        return self._db.execute(
-            select(schema.report_contents.c.document).where(
-                schema.report_contents.c.report_id == report_id
+        """The report's content as the portal sent it; None once erased (or never stored).
+
+        Raises `ContentUnreadable` when the key ring cannot open it."""
+        contents = schema.report_contents.c
+        row = self._db.execute(
+            select(contents.document, contents.key_id, contents.wrapped_key).where(
+                contents.report_id == report_id
             )
-        ).scalar_one_or_none()
+        ).first()
+        if row is None:
+            return None
+        document, key_id, wrapped_key = row
+        if key_id is None:
+            return bytes(document)  # stored before encryption; `relay keys rotate` seals it
+        return self.keys.open(report_id, Sealed(key_id, bytes(wrapped_key), bytes(document)))
+
+    def erase_content(
+        self,
+        report: Report,
+        *,
+        at: datetime,
+        actor: str,
+        reason: str,
+        detail: Mapping[str, Any] | None = None,
+    ) -> Report:
+        """Delete the content of a VERIFIED or RESOLVED_MANUALLY report and record it in its
+        chain (a move to the state it is in). `report` must be locked, its content present."""
+        if report.state not in ERASABLE or report.content_erased_at is not None:
+            raise ValueError(f"report {report.id} is {report.state.value}; nothing to erase")
+        deleted = self._db.execute(
+            delete(schema.report_contents).where(schema.report_contents.c.report_id == report.id)
+        )
+        if deleted.rowcount != 1:
+            raise ConcurrentChange(report.id)
+        return self.move(
+            report,
+            report.state,
+            at=at,
+            actor=actor,
+            reason=reason,
+            kind=StateKind.CONTENT_ERASED,
+            detail=detail,
+            changes={"content_erased_at": at},
+        )
 
     def move(
         self,
@@ -141,16 +208,7 @@ class ReportStore:
             .where(schema.transitions.c.report_id == report_id)
             .order_by(schema.transitions.c.sequence)
         ).mappings()
-        return [
-            Transition(
-                **{
-                    **row,
-                    "from_state": State(row["from_state"]) if row["from_state"] else None,
-                    "to_state": State(row["to_state"]),
-                }
-            )
-            for row in rows
-        ]
+        return [transition_from_row(row) for row in rows]
 
     def _append(
         self,

@@ -1,7 +1,8 @@
 """The ledger's tables. The Alembic migrations in `ledger/migrations` create exactly these.
 
 `transitions` is append-only: no code updates or deletes a row, and the database refuses it
-(a trigger on Postgres and on SQLite, created by the first migration).
+(a trigger on Postgres and on SQLite, created by the first migration). So are
+`content_accesses` and `checkpoints` (triggers from migration 0005).
 """
 
 from __future__ import annotations
@@ -86,17 +87,58 @@ reports = Table(
     Column("state_reason", Text),  # why the report is in its state (HELD, DEAD_LETTERED, …)
     Column("state_kind", String(40)),  # a machine-readable kind of that reason
     Column("missing_count", Integer, nullable=False, default=0),  # times found not stored
+    Column("content_erased_at", UTCDateTime()),  # retention erased its content then
     Index(None, "state", "updated_at"),
     Index(None, "recipient", "state"),
     Index(None, "client_id", "received_at"),
 )
 
-# Content lives apart from metadata so that it can be encrypted and erased on its own.
+# Content lives apart from metadata so that it can be encrypted and erased on its own:
+# `document` is sealed under a data key of its own, `wrapped_key` is that data key wrapped
+# by the key ring's key `key_id` (see `ledger.content_crypto`). A NULL `key_id` is content
+# stored before encryption, plain until `relay keys rotate` seals it.
 report_contents = Table(
     "report_contents",
     metadata,
     Column("report_id", String(36), ForeignKey("reports.id"), primary_key=True),
     Column("document", LargeBinary, nullable=False),
+    Column("key_id", String(32), index=True),
+    Column("wrapped_key", LargeBinary),
+)
+
+# One check value per content key ever used, so that a wrong key with a known id stops the
+# start instead of failing at the first delivery.
+content_keys = Table(
+    "content_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("check_value", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Every time a person read a report's content (`relay report show`): append-only.
+content_accesses = Table(
+    "content_accesses",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("report_id", String(36), ForeignKey("reports.id"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("operator", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index(None, "report_id", "at"),
+)
+
+# Signed Merkle roots over every report's chain head (`ledger.checkpoint`): append-only.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("number", BigId, primary_key=True, autoincrement=True),
+    Column("cutoff", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("reports", Integer, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("public_key", String(100), nullable=False),
+    Column("signature", String(200), nullable=False),
 )
 
 transitions = Table(

@@ -1,9 +1,11 @@
 """The unit of work: one database transaction around one step of the pipeline.
 
 Service functions open a unit of work, read and write through its stores (`uow.reports`,
-`uow.outbox`, `uow.keys`, `uow.queries`, `uow.health`, `uow.alerts`, `uow.heartbeats`) and call
-`uow.commit()` once. Leaving the block without committing rolls everything back, so a
-step's transition, state change and outbox row are written together or not at all.
+`uow.outbox`, `uow.keys`, `uow.queries`, `uow.health`, `uow.alerts`, `uow.heartbeats`,
+`uow.contents`, `uow.chains`) and call `uow.commit()` once. Leaving the block without
+committing rolls everything back, so a step's transition, state change and outbox row are
+written together or not at all. Content is sealed and opened with the key ring the unit of
+work is given; one opened without it reads and writes metadata only.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from ledger.alerts import AlertStore
+from ledger.chains import ChainStore
+from ledger.content_crypto import KeyRing
+from ledger.contents import ContentStore
 from ledger.health import HealthStore
 from ledger.heartbeats import HeartbeatStore
 from ledger.idempotency import IdempotencyStore
@@ -31,24 +36,29 @@ class Stores:
     health: HealthStore
     alerts: AlertStore
     heartbeats: HeartbeatStore
+    contents: ContentStore
+    chains: ChainStore
 
     @classmethod
-    def on(cls, connection: Connection) -> Stores:
+    def on(cls, connection: Connection, keys: KeyRing | None = None) -> Stores:
         outbox = OutboxStore(connection)
         return cls(
-            reports=ReportStore(connection, outbox),
+            reports=ReportStore(connection, outbox, keys),
             outbox=outbox,
             keys=IdempotencyStore(connection),
             queries=ReportQueries(connection),
             health=HealthStore(connection),
             alerts=AlertStore(connection),
             heartbeats=HeartbeatStore(connection),
+            contents=ContentStore(connection),
+            chains=ChainStore(connection),
         )
 
 
 class UnitOfWork:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, keys: KeyRing | None = None) -> None:
         self._engine = engine
+        self._keys = keys
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
         self._stores: Stores | None = None
@@ -81,10 +91,18 @@ class UnitOfWork:
     def heartbeats(self) -> HeartbeatStore:
         return self._open().heartbeats
 
+    @property
+    def contents(self) -> ContentStore:
+        return self._open().contents
+
+    @property
+    def chains(self) -> ChainStore:
+        return self._open().chains
+
     def __enter__(self) -> UnitOfWork:
         self._connection = connection = self._engine.connect()
         self._transaction = connection.begin()
-        self._stores = Stores.on(connection)
+        self._stores = Stores.on(connection, self._keys)
         return self
 
     def __exit__(

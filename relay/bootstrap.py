@@ -21,12 +21,15 @@ from deliverers.fiks_io import KombuMailbox
 from deliverers.registry import AdapterResources, build_deliverer
 from deliverers.retry import RetryPolicy
 from ledger.alerts import OverdueLimits
+from ledger.checkpoint import CheckpointError
 from ledger.clock import utc_now
+from ledger.content_crypto import KeyRing, KeyRingError
 from ledger.database import create_ledger_engine, is_sqlite
 from ledger.lifecycle import State
 from ledger.migrate import upgrade
 from ledger.uow import UnitOfWork
 from relay.broker import broker_connection
+from relay.content_keys import check_against_ledger, content_key_ring, default_key_source
 from relay.routes_loader import checked_routes
 from relay.settings import Settings
 from router.live import LiveRoutes
@@ -66,11 +69,12 @@ class Container:
     now: Callable[[], datetime] = utc_now
     jitter: Callable[[], float] = random.random
     routes_source: LiveRoutes | None = None
+    keys: KeyRing | None = None  # the content key ring; None for metadata-only commands
     _deliverers: dict[str, tuple[Recipient, Deliverer]] = field(default_factory=dict)
     _mailbox: KombuMailbox | None = None
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+        return UnitOfWork(self.engine, self.keys)
 
     @property
     def live_routes(self) -> LiveRoutes:
@@ -201,17 +205,35 @@ def live_routes(settings: Settings) -> LiveRoutes:
         raise StartupError(str(error)) from None
 
 
+def open_key_ring(settings: Settings, engine: Engine) -> KeyRing:
+    """The content key ring, checked against the ledger; a missing or wrong key stops here."""
+    try:
+        ring = content_key_ring(settings)
+        check_against_ledger(engine, ring, utc_now, source=default_key_source(settings))
+    except (KeyRingError, CheckpointError) as error:
+        engine.dispose()
+        raise StartupError(str(error)) from None
+    return ring
+
+
 def bootstrap(
-    settings: Settings, *, migrate: bool | None = None, routes: LiveRoutes | None = None
+    settings: Settings,
+    *,
+    migrate: bool | None = None,
+    routes: LiveRoutes | None = None,
+    content: bool = True,
 ) -> Container:
-    """Engine, HTTP client and (lazily, unless given) routes. Embedded migrates itself."""
+    """Engine, content key ring (unless `content` is False: metadata only), HTTP client and
+    (lazily, unless given) routes. Embedded migrates itself."""
     engine = create_ledger_engine(settings.database_url)
     if migrate if migrate is not None else is_sqlite(settings.database_url):
         upgrade(engine)
+    keys = open_key_ring(settings, engine) if content else None
     log.debug("bootstrapped in process %s", os.getpid())
     return Container(
         settings=settings,
         engine=engine,
         http=httpx.Client(follow_redirects=False),
         routes_source=routes,
+        keys=keys,
     )

@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     fiksio_konto: str = Field(default="relay", pattern=r"^[A-Za-z0-9._-]+$")
     fiksio_ttl_seconds: int = Field(default=24 * 3600, gt=0)
 
+    # Report content at rest (README "Content privacy"): keys, retention, chain checks.
+    content_keys: SecretStr = SecretStr("")
+    content_key_file: Path | None = None
+    retention_days: float = Field(default=30, gt=0)
+    retention_interval_seconds: float = Field(default=3600, gt=0)
+    chain_check_interval_seconds: float = Field(default=60, gt=0)
+    checkpoint_signing_key: SecretStr = SecretStr("")
+    checkpoint_key_file: Path | None = None
+    checkpoint_interval_seconds: float = Field(default=3600, gt=0)
+    checkpoint_settle_seconds: float = Field(default=300, ge=0)
+    checkpoint_log: Path | None = None  # default: $RELAY_DATA_DIR/checkpoints.jsonl
+
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     scheduler_tick_seconds: float = Field(default=1.0, gt=0)
     worker_concurrency: int = Field(default=4, ge=1)

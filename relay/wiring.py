@@ -26,6 +26,7 @@ from relay.alert_webhook import send_alerts
 from relay.bootstrap import Container
 from relay.broker import broker_connection
 from relay.celery_app import RelayCelery, worker_queues
+from relay.privacy import chain_watch_job, checkpoint_job, retention_job
 from relay.receipt_listener import ReceiptListener
 from relay.scheduler import Periodic
 from relay.watchdog import identity, send_heartbeats
@@ -98,9 +99,11 @@ def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Per
 
 
 def proof_jobs(container: Container) -> list[Periodic]:
-    """The proof lane: read-back, reconciliation and alerts; may wait on case systems."""
+    """The proof lane: read-back, reconciliation and alerts; may wait on case systems.
+    Also retention, the chain watch and signed checkpoints (`relay.privacy`)."""
     c, settings = container, container.settings
     tick = settings.scheduler_tick_seconds
+    checkpoint = checkpoint_job(c)
     return [
         Periodic(
             "read-back",
@@ -123,6 +126,13 @@ def proof_jobs(container: Container) -> list[Periodic]:
             "alert-webhook",
             tick * 2,
             lambda: send_alerts(c.uow, c.http, settings.alert_webhook_url, c.now),
+        ),
+        Periodic("retention", settings.retention_interval_seconds, retention_job(c)),
+        Periodic("chain-watch", settings.chain_check_interval_seconds, chain_watch_job(c)),
+        *(
+            [Periodic("checkpoint", settings.checkpoint_interval_seconds, checkpoint)]
+            if checkpoint
+            else []
         ),
     ]
 

@@ -74,6 +74,9 @@ class RecipientEntry(BaseModel):
     vendor: str = Field(min_length=1)
     endpoint: str = Field(min_length=1)
     secret_env: str | None = None
+    # While a signing secret is rotated: the one being retired (pushes carry a signature
+    # made with each; docs/signing-secret-rotation.md).
+    previous_secret_env: str | None = None
     token_env: str | None = None
     receipt: ReceiptMode = ReceiptMode.STRICT
     delivery: DeliveryOverrides = Field(default_factory=DeliveryOverrides)
@@ -108,6 +111,12 @@ class Recipient:
     token: str | None
     receipt: ReceiptMode
     delivery: DeliveryOverrides
+    previous_secret: str | None = None  # the secret being retired, during a rotation
+
+    @property
+    def signing_secrets(self) -> tuple[str, ...]:
+        """The secrets a push is signed with: the current one, then the one being retired."""
+        return tuple(secret for secret in (self.secret, self.previous_secret) if secret)
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,9 @@ def build_table(
         for served in entry.serves:
             by_served.setdefault(served, entry.id)
         secret = _from_env(entry.secret_env, environ, f"{where}.secret_env", problems)
+        previous = _from_env(
+            entry.previous_secret_env, environ, f"{where}.previous_secret_env", problems
+        )
         token = _from_env(entry.token_env, environ, f"{where}.token_env", problems)
         recipients.setdefault(
             entry.id,
@@ -200,6 +212,7 @@ def build_table(
                 token=token,
                 receipt=entry.receipt,
                 delivery=entry.delivery,
+                previous_secret=previous,
             ),
         )
     if problems:

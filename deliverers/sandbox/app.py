@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from deliverers.rest_json import signature
+from deliverers.rest_json import signature_matches
 from deliverers.sandbox.faults import Faults
 from deliverers.sandbox.receive import problem, receive
 from deliverers.sandbox.store import SandboxStore
@@ -88,7 +88,7 @@ def create_sandbox_app(config: SandboxConfig, store: SandboxStore | None = None)
         except (ValueError, KeyError, TypeError):
             return _problem(400, "body is not a report envelope")
         given = request.headers.get("x-relay-signature", "")
-        if secret is None or not hmac.compare_digest(given, signature(secret, timestamp, body)):
+        if secret is None or not signature_matches(given, secret, timestamp, body):
             return _problem(401, "X-Relay-Signature does not match")
         if request.headers.get("idempotency-key") != report_id:
             return _problem(400, "Idempotency-Key must equal the body's id")

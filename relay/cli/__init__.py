@@ -13,8 +13,12 @@ from relay.cli.demo import bench, demo
 from relay.cli.dlq import dlq
 from relay.cli.health import health
 from relay.cli.held import held
+from relay.cli.keys import keys
+from relay.cli.ledger import ledger
 from relay.cli.processes import api, run, scheduler, worker
 from relay.cli.proof import overdue_command, recipients, reconcile_command
+from relay.cli.report import report
+from relay.cli.retention import retention
 from relay.cli.routes import routes
 from relay.cli.sandbox import sandbox
 from relay.cli.status import status
@@ -42,5 +46,9 @@ for command in (
     recipients,
     routes,
     held,
+    keys,
+    report,
+    retention,
+    ledger,
 ):
     main.add_command(command)

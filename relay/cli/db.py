@@ -19,6 +19,6 @@ def upgrade() -> None:
     """Bring the ledger's schema up to date (Alembic)."""
     from ledger.migrate import current_revision
 
-    container = bootstrap(settings_and_logging(), migrate=True)
+    container = bootstrap(settings_and_logging(), migrate=True, content=False)
     click.echo(f"ledger schema at revision {current_revision(container.engine)}")
     container.close()

@@ -33,7 +33,7 @@ KIND_HELP = {
 
 
 def _container() -> Container:
-    return bootstrap(settings_and_logging())
+    return bootstrap(settings_and_logging(), content=False)
 
 
 @click.group()

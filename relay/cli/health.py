@@ -32,7 +32,7 @@ from relay.cli.options import echo_json, json_option, settings_and_logging, star
 def health(role: str | None, host: str | None, as_json: bool) -> None:
     """Workers and schedulers: when each last showed life, and each worker's heartbeats by
     queue. A worker's watchdog exits it when it stops taking messages; this shows the rest."""
-    container = bootstrap(settings_and_logging())
+    container = bootstrap(settings_and_logging(), content=False)
     try:
         with container.uow() as uow:
             beats = uow.heartbeats.all()

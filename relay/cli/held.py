@@ -35,7 +35,7 @@ def held() -> None:
 @startup_errors
 def list_command(as_json: bool) -> None:
     """Every HELD report with the reason it is held, longest held first."""
-    container = bootstrap(settings_and_logging())
+    container = bootstrap(settings_and_logging(), content=False)
     try:
         reports = held_reports(container.uow)
     finally:
@@ -86,7 +86,7 @@ def reroute_command(
         raise click.UsageError("give the ids of HELD reports, or --all")
     if not operator.strip():
         raise click.UsageError("--operator must not be empty")
-    container = bootstrap(settings_and_logging())
+    container = bootstrap(settings_and_logging(), content=False)
     try:
         table = container.routes  # the file as the workers will read it; unusable: exit 2
         ids = list(dict.fromkeys(report_ids)) or held_ids(container.uow)

@@ -23,7 +23,7 @@ BACKLOG = (State.RECEIVED, State.ROUTED, State.RETRY_SCHEDULED, *IN_FLIGHT)
 
 
 def _container() -> Container:
-    container = bootstrap(settings_and_logging())
+    container = bootstrap(settings_and_logging(), content=False)
     container.check_routes()
     return container
 

@@ -20,7 +20,7 @@ from relay.cli.views import transition_view
 @startup_errors
 def status(report_id: str, as_json: bool) -> None:
     """A report's state and its full history (metadata only)."""
-    container = bootstrap(settings_and_logging())
+    container = bootstrap(settings_and_logging(), content=False)
     try:
         with container.uow() as uow:
             report = uow.reports.get(report_id)

@@ -72,7 +72,7 @@ def test_every_example_is_delivered_with_its_content_unchanged(stack: Stack) -> 
         stored = json.loads(bergen.body(report_id))
         assert stored["bekymringsmelding"] == document
         assert list(stored["bekymringsmelding"]) == list(document)  # the order, too
-        with UnitOfWork(stack.engine) as uow:
+        with UnitOfWork(stack.engine, stack.keys) as uow:
             report = uow.reports.get(report_id)
         assert report is not None
         assert report.recipient == "bergen"

@@ -46,7 +46,7 @@ def test_every_report_is_stored_exactly_once_with_the_hash_of_the_bytes_sent(sta
         sandbox = stack.sandboxes[recipient]
         for entry in entries:
             report_id = entry["id"]
-            with UnitOfWork(stack.engine) as uow:
+            with UnitOfWork(stack.engine, stack.keys) as uow:
                 report = uow.reports.get(report_id)
                 document = uow.reports.document(report_id)
             assert report is not None
@@ -67,7 +67,7 @@ def test_every_report_is_stored_exactly_once_with_the_hash_of_the_bytes_sent(sta
 def test_a_report_for_an_unrouted_municipality_is_held_not_dropped(stack: Stack) -> None:
     report_id = stack.submit(submission(MELDINGSTYPER[0], kommunenummer="5001"))
     stack.wait_for_states([report_id], {State.HELD})
-    with UnitOfWork(stack.engine) as uow:
+    with UnitOfWork(stack.engine, stack.keys) as uow:
         history = uow.reports.history(report_id)
     assert [t.to_state for t in history] == [State.RECEIVED, State.HELD]
     assert history[-1].reason == "no recipient serves 5001"

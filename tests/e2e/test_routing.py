@@ -36,12 +36,12 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
 
 
 def history(stack: Stack, report_id: str) -> list[tuple[State, str, str | None]]:
-    with UnitOfWork(stack.engine) as uow:
+    with UnitOfWork(stack.engine, stack.keys) as uow:
         return [(t.to_state, t.actor, t.reason) for t in uow.reports.history(report_id)]
 
 
 def recipient_of(stack: Stack, report_id: str) -> tuple[str | None, str | None]:
-    with UnitOfWork(stack.engine) as uow:
+    with UnitOfWork(stack.engine, stack.keys) as uow:
         report = uow.reports.get(report_id)
     assert report is not None
     return report.recipient, report.kommunenummer

@@ -17,6 +17,7 @@ from ledger.records import DeadLetterKind, NewReport
 from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
 from relay.cli import main
+from tests.support.ledger import TEST_KEYS
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ def dead_lettered(engine_url: str, kind: DeadLetterKind) -> str:
     engine = create_ledger_engine(engine_url)
     upgrade(engine)
     report_id = str(uuid.uuid4())
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, TEST_KEYS) as uow:
         new = NewReport(
             report_id, "portal", "no.ks.fiks.bekymringsmelding.privat.v2", "4601", None, T0
         )

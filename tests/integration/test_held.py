@@ -16,6 +16,7 @@ from router.held import Outcome, held_ids, held_reports, reroute
 from router.routes import RouteTable, load_routes
 from router.stage import route_report
 from tests.support.clock import T0, Clock
+from tests.support.ledger import TEST_KEYS
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,7 @@ def table(tmp_path: Path, **serves: str) -> RouteTable:
 
 def received(engine: Engine, kommunenummer: str, bydelsnummer: str | None = None) -> str:
     report_id = str(uuid.uuid4())
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, TEST_KEYS) as uow:
         uow.reports.add(
             NewReport(report_id, "portal", "m", kommunenummer, bydelsnummer, T0),
             b"{}",
@@ -49,7 +50,7 @@ def held(
     engine: Engine, old: RouteTable, clock: Clock, kommunenummer: str, bydel: str | None = None
 ) -> str:
     report_id = received(engine, kommunenummer, bydel)
-    assert route_report(UnitOfWork(engine), old, report_id, clock) is State.HELD
+    assert route_report(UnitOfWork(engine, TEST_KEYS), old, report_id, clock) is State.HELD
     return report_id
 
 
@@ -59,14 +60,14 @@ def test_held_reports_are_listed_with_their_reason(
     old = table(tmp_path, bergen="'4601-02'")
     first = held(ledger_engine, old, clock, "1201", "05")
     second = held(ledger_engine, old, clock, "1507")
-    listed = held_reports(lambda: UnitOfWork(ledger_engine))
+    listed = held_reports(lambda: UnitOfWork(ledger_engine, TEST_KEYS))
     assert [(h.id, h.kommunenummer, h.bydelsnummer, h.by) for h in listed] == [
         (first, "1201", "05", "router"),
         (second, "1507", None, "router"),
     ]
     assert listed[0].reason == "no recipient serves 4601 bydel 05 (the report's 1201 is 4601 today)"
     assert listed[1].reason.startswith("kommunenummer 1507 was split in 2024 into 1508 and 1580")
-    assert held_ids(lambda: UnitOfWork(ledger_engine)) == [first, second]
+    assert held_ids(lambda: UnitOfWork(ledger_engine, TEST_KEYS)) == [first, second]
 
 
 def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
@@ -77,11 +78,11 @@ def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
     still = held(ledger_engine, old, clock, "1507")
     now_served = held(ledger_engine, old, clock, "1201", "05")
     delivered = received(ledger_engine, "4601", "02")
-    route_report(UnitOfWork(ledger_engine), old, delivered, clock)
+    route_report(UnitOfWork(ledger_engine, TEST_KEYS), old, delivered, clock)
 
     def again(report_id: str) -> tuple[Outcome, str]:
         result = reroute(
-            lambda: UnitOfWork(ledger_engine),
+            lambda: UnitOfWork(ledger_engine, TEST_KEYS),
             fixed,
             report_id,
             clock,
@@ -95,7 +96,7 @@ def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
     assert again(delivered) == (Outcome.NOT_HELD, "ROUTED")
     assert again("no-such-id") == (Outcome.NO_SUCH_REPORT, "")
 
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(now_served)
         routed = uow.reports.history(now_served)
         held_again = uow.reports.history(still)
@@ -117,6 +118,6 @@ def test_rerouting_routes_what_the_new_routes_serve_and_records_the_operator(
     assert held_again[-1].reason.endswith("; choose the recipient")
     assert held_again[-1].detail == {"note": "Laksevåg has its own recipient now"}
     assert len(unchanged) == 2
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         queues = [m.queue for m in uow.outbox.unpublished() if m.report_id == now_served]
     assert queues == ["route", "deliver.rest-json"]

@@ -24,6 +24,7 @@ from tests.support.intake_server import (
     intake_config,
     serving,
 )
+from tests.support.ledger import TEST_KEYS
 from tests.support.reports import submission
 
 pytestmark = pytest.mark.integration
@@ -105,7 +106,7 @@ def test_concurrent_requests_with_one_key_and_different_bodies_store_one(
 
 
 def test_keys_are_kept_seven_days_then_forgotten(ledger_engine: Engine, clock: Clock) -> None:
-    uow_factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    uow_factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
     headers = {**AUTH, "Idempotency-Key": "kept-a-week"}
     body = submission(OFFENTLIG_V1)
     with serving(intake_config(ledger_engine, now=clock)) as url, httpx.Client() as client:

@@ -23,6 +23,7 @@ from ledger.migrate import upgrade
 from ledger.outbox import publish_outbox
 from ledger.uow import UnitOfWork
 from tests.support.fakes import RecordingPublisher
+from tests.support.ledger import TEST_KEYS
 from tests.support.reports import submission
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 def client_for(engine: Engine, max_body_bytes: int = 5 * 1024 * 1024) -> TestClient:
     config = IntakeConfig(
-        uow_factory=lambda: UnitOfWork(engine),
+        uow_factory=lambda: UnitOfWork(engine, TEST_KEYS),
         tokens={TOKEN: "portal", OTHER_TOKEN: "other-portal"},
         max_body_bytes=max_body_bytes,
     )
@@ -61,7 +62,7 @@ def test_accepted_means_committed_with_its_first_transition(
     assert body["status"] == "RECEIVED"
     assert body["received_at"].endswith("Z")
     assert response.headers["location"] == f"/v1/reports/{body['id']}"
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(body["id"])
         assert report is not None
         assert report.state is State.RECEIVED
@@ -154,7 +155,7 @@ def test_sendingstidspunkt_is_kept_as_sent_and_stored_as_an_instant(
     body = submission(PRIVAT_V2)
     body["bekymringsmelding"]["sendingstidspunkt"] = "2020-07-01T12:00:00"  # summer: +02:00
     report_id = client.post("/v1/reports", json=body, headers=AUTH).json()["id"]
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(report_id)
         document = uow.reports.document(report_id)
     assert report is not None
@@ -170,7 +171,7 @@ def test_a_sendingstidspunkt_that_is_no_date_time_is_accepted_without_an_instant
     body["bekymringsmelding"]["sendingstidspunkt"] = "i går kveld"
     response = client.post("/v1/reports", json=body, headers=AUTH)
     assert response.status_code == 202
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(response.json()["id"])
     assert report is not None
     assert report.sendingstidspunkt is None
@@ -255,5 +256,5 @@ def assert_503_and_nothing_published(response: Response, engine: Engine) -> None
     assert response.headers["retry-after"] == "5"
     assert count_reports(engine) == 0
     publisher = RecordingPublisher()
-    publish_outbox(lambda: UnitOfWork(engine), publisher, utc_now)
+    publish_outbox(lambda: UnitOfWork(engine, TEST_KEYS), publisher, utc_now)
     assert publisher.published == []

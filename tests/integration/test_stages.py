@@ -22,6 +22,7 @@ from router.routes import RouteTable, load_routes
 from router.stage import route_report
 from tests.support.clock import T0, Clock
 from tests.support.fakes import FakeCaseSystem
+from tests.support.ledger import TEST_KEYS
 from tests.support.stages import history, outbox_queues, received, routed
 
 pytestmark = pytest.mark.integration
@@ -45,7 +46,7 @@ def deliver(
     engine: Engine, report_id: str, case_system: FakeCaseSystem, clock: Clock, jitter: float = 0.5
 ) -> State | None:
     return deliver_report(
-        lambda: UnitOfWork(engine),
+        lambda: UnitOfWork(engine, TEST_KEYS),
         report_id,
         deliverer_for=lambda recipient: case_system,
         control_for=lambda recipient: CONTROL,
@@ -58,8 +59,10 @@ def test_routing_records_the_recipient_and_queues_the_delivery(
     ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
     report_id = received(ledger_engine)
-    assert route_report(UnitOfWork(ledger_engine), table, report_id, clock) is State.ROUTED
-    with UnitOfWork(ledger_engine) as uow:
+    assert (
+        route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, clock) is State.ROUTED
+    )
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(report_id)
     assert report is not None
     assert (report.recipient, report.vendor, report.kommunenummer) == (
@@ -74,7 +77,7 @@ def test_a_duplicate_route_message_does_nothing(
     ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
     report_id = routed(ledger_engine, table, clock)
-    assert route_report(UnitOfWork(ledger_engine), table, report_id, clock) is None
+    assert route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, clock) is None
     assert len(history(ledger_engine, report_id)) == 2
 
 
@@ -82,8 +85,8 @@ def test_an_unrouted_municipality_is_held_with_a_reason(
     ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
     report_id = received(ledger_engine, kommunenummer="0301")
-    assert route_report(UnitOfWork(ledger_engine), table, report_id, clock) is State.HELD
-    with UnitOfWork(ledger_engine) as uow:
+    assert route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, clock) is State.HELD
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         [_, held] = uow.reports.history(report_id)
     assert held.reason == "no recipient serves 0301"
 
@@ -94,7 +97,7 @@ def test_a_receipt_makes_it_delivered_with_the_attempt_recorded(
     report_id = routed(ledger_engine, table, clock)
     case_system = FakeCaseSystem()
     assert deliver(ledger_engine, report_id, case_system, clock) is State.DELIVERED
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(report_id)
         last = uow.reports.history(report_id)[-1]
     assert report is not None
@@ -123,12 +126,12 @@ def test_a_transient_failure_schedules_a_retry_kept_in_the_ledger(
     assert (
         deliver(ledger_engine, report_id, case_system, clock, jitter=0.5) is State.RETRY_SCHEDULED
     )
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(report_id)
     assert report is not None
     assert report.next_attempt_at == T0 + timedelta(seconds=5)
 
-    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
     clock.advance(4)
     assert release_due_retries(factory, clock, lambda recipient: CONTROL) == 0
     clock.advance(1)
@@ -151,7 +154,7 @@ def test_a_permanent_rejection_is_dead_lettered_with_the_answer(
     report_id = routed(ledger_engine, table, clock)
     case_system = FakeCaseSystem(PermanentError("HTTP 422: Ukjent kommune", status_code=422))
     assert deliver(ledger_engine, report_id, case_system, clock) is State.DEAD_LETTERED
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         last = uow.reports.history(report_id)[-1]
     assert last.reason == "HTTP 422: Ukjent kommune"
 
@@ -178,9 +181,11 @@ def test_exhausted_retries_are_dead_lettered(
             deliver(ledger_engine, report_id, case_system, clock, jitter=0.0)
             is State.RETRY_SCHEDULED
         )
-        release_due_retries(lambda: UnitOfWork(ledger_engine), clock, lambda recipient: CONTROL)
+        release_due_retries(
+            lambda: UnitOfWork(ledger_engine, TEST_KEYS), clock, lambda recipient: CONTROL
+        )
     assert deliver(ledger_engine, report_id, case_system, clock) is State.DEAD_LETTERED
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         last = uow.reports.history(report_id)[-1]
     assert last.reason == "gave up after 3 attempts; last: HTTP 502"
 
@@ -197,7 +202,7 @@ def deliver_with(
     engine: Engine, report_id: str, case_system: FakeCaseSystem, clock: Clock
 ) -> State | None:
     return deliver_report(
-        lambda: UnitOfWork(engine),
+        lambda: UnitOfWork(engine, TEST_KEYS),
         report_id,
         deliverer_for=lambda recipient: case_system,
         control_for=lambda recipient: BREAKER_CONTROL,
@@ -207,7 +212,9 @@ def deliver_with(
 
 
 def release(engine: Engine, clock: Clock) -> int:
-    return release_due_retries(lambda: UnitOfWork(engine), clock, lambda recipient: BREAKER_CONTROL)
+    return release_due_retries(
+        lambda: UnitOfWork(engine, TEST_KEYS), clock, lambda recipient: BREAKER_CONTROL
+    )
 
 
 def test_an_open_breaker_parks_reports_without_spending_attempts(
@@ -219,7 +226,7 @@ def test_an_open_breaker_parks_reports_without_spending_attempts(
     assert deliver_with(ledger_engine, second, down, clock) is State.RETRY_SCHEDULED  # opens now
 
     assert deliver_with(ledger_engine, waiting, down, clock) is State.RETRY_SCHEDULED
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         parked = uow.reports.get(waiting)
         health = uow.health.get("bergen")
     assert parked is not None
@@ -233,16 +240,16 @@ def test_an_open_breaker_parks_reports_without_spending_attempts(
 
     clock.advance(25)
     assert release(ledger_engine, clock) == 1  # half-open: one probe
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         [probe] = uow.queries.reports_in([State.ROUTED])
         assert uow.health.get("bergen").probe_report_id == probe.id
     assert deliver_with(ledger_engine, probe.id, down, clock) is State.DELIVERED
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         assert not uow.health.get("bergen").is_open
 
     released = release(ledger_engine, clock)
     assert released == 1  # max_concurrent=1: one at a time
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         [next_one] = uow.queries.reports_in([State.ROUTED])
     assert deliver_with(ledger_engine, next_one.id, down, clock) is State.DELIVERED
 
@@ -251,7 +258,7 @@ def test_a_recipient_at_its_concurrency_limit_makes_others_wait(
     ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
     busy, other = routed(ledger_engine, table, clock), routed(ledger_engine, table, clock)
-    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
     claim = claim_attempt(
         factory(), busy, control_for=lambda r: BREAKER_CONTROL, now=clock, jitter=lambda: 0.0
     )
@@ -260,7 +267,7 @@ def test_a_recipient_at_its_concurrency_limit_makes_others_wait(
         factory(), other, control_for=lambda r: BREAKER_CONTROL, now=clock, jitter=lambda: 0.0
     )
     assert waited is State.RETRY_SCHEDULED
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(other)
     assert report is not None
     assert (
@@ -273,7 +280,7 @@ def test_an_attempt_past_its_lease_is_delivered_again_and_the_late_outcome_ignor
     ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
     report_id = routed(ledger_engine, table, clock)
-    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
     claim = claim_attempt(
         factory(), report_id, control_for=lambda r: BREAKER_CONTROL, now=clock, jitter=lambda: 0.0
     )
@@ -283,7 +290,7 @@ def test_an_attempt_past_its_lease_is_delivered_again_and_the_late_outcome_ignor
     assert recover_abandoned_attempts(factory, clock) == 0
     clock.advance(2)
     assert recover_abandoned_attempts(factory, clock) == 1
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(report_id)
         last = uow.reports.history(report_id)[-1]
     assert report is not None
@@ -291,7 +298,7 @@ def test_an_attempt_past_its_lease_is_delivered_again_and_the_late_outcome_ignor
     assert last.reason == "attempt 1 had no outcome before its lease ran out"
     assert outbox_queues(ledger_engine, report_id)[-1] == "deliver.rest-json"
     assert deliver_with(ledger_engine, report_id, FakeCaseSystem(), clock) is State.DELIVERED
-    with UnitOfWork(ledger_engine) as uow:
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         report = uow.reports.get(report_id)
     assert report is not None
     assert report.attempts == 2
@@ -301,7 +308,7 @@ def test_the_sweeper_publishes_a_stalled_report_again_once(
     ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
     report_id = routed(ledger_engine, table, clock)
-    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine)  # noqa: E731
+    factory: Callable[[], UnitOfWork] = lambda: UnitOfWork(ledger_engine, TEST_KEYS)  # noqa: E731
     assert sweep_stalled(factory, clock, 600) == 0
     clock.advance(601)
     assert sweep_stalled(factory, clock, 600) == 1

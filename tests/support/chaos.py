@@ -368,7 +368,7 @@ def run_chaos(
 
 
 def _state(stack: Stack, report_id: str) -> State | None:
-    with contextlib.suppress(Exception), UnitOfWork(stack.engine) as uow:
+    with contextlib.suppress(Exception), UnitOfWork(stack.engine, stack.keys) as uow:
         report = uow.reports.get(report_id)
         return report.state if report else None
     return None
@@ -418,7 +418,7 @@ def _check(stack: Stack, sent: list[Sent], result: ChaosResult) -> None:
         if len(set(each.ids)) != 1:
             result.keys_with_two_ids.append(each.key)
         report_id = each.ids[0]
-        with UnitOfWork(stack.engine) as uow:
+        with UnitOfWork(stack.engine, stack.keys) as uow:
             report = uow.reports.get(report_id)
             history = uow.reports.history(report_id) if report else []
         if report is None:
@@ -465,7 +465,7 @@ def _ended_as_expected(recipient: str, state: State, kind: str | None, history: 
 def _missing_and_abandoned(stack: Stack, report_id: str) -> tuple[int, int]:
     """How often the report was found missing after a receipt, and how often an attempt of
     it was abandoned (its outcome never recorded: a drop then cannot be a false receipt)."""
-    with UnitOfWork(stack.engine) as uow:
+    with UnitOfWork(stack.engine, stack.keys) as uow:
         history = uow.reports.history(report_id)
     missing = sum(t.to_state is State.MISSING for t in history)
     abandoned = sum(
@@ -475,7 +475,7 @@ def _missing_and_abandoned(stack: Stack, report_id: str) -> tuple[int, int]:
 
 
 def _kind(stack: Stack, report_id: str) -> str | None:
-    with UnitOfWork(stack.engine) as uow:
+    with UnitOfWork(stack.engine, stack.keys) as uow:
         report = uow.reports.get(report_id)
     return report.state_kind if report and report.state is State.DEAD_LETTERED else None
 

@@ -14,6 +14,7 @@ from ledger.database import create_ledger_engine
 from ledger.migrate import upgrade
 from ledger.uow import UnitOfWork
 from relay.servers import ServerThread, bind
+from tests.support.ledger import TEST_KEYS
 
 TOKEN = "t" * 40
 OTHER_TOKEN = "o" * 40
@@ -23,7 +24,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 def intake_config(engine: Engine, **overrides: Any) -> IntakeConfig:
     values: dict[str, Any] = {
-        "uow_factory": lambda: UnitOfWork(engine),
+        "uow_factory": lambda: UnitOfWork(engine, TEST_KEYS),
         "tokens": TOKENS,
         "max_body_bytes": 5 * 1024 * 1024,
     }

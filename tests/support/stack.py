@@ -24,6 +24,7 @@ import yaml
 from sqlalchemy import Engine
 
 from intake.meldingstyper import MELDINGSTYPER
+from ledger.content_crypto import KeyRing, new_key_line, parse_key_ring
 from ledger.database import create_ledger_engine
 from ledger.lifecycle import State
 from ledger.records import Transition
@@ -103,6 +104,11 @@ class Stack:
     processes: dict[str, RelayProcess] = field(default_factory=dict)
     api_urls: list[str] = field(default_factory=list)
 
+    @property
+    def keys(self) -> KeyRing:
+        """The content key ring the stack's processes were given."""
+        return parse_key_ring(self.env["RELAY_CONTENT_KEYS"], source="RELAY_CONTENT_KEYS")
+
     def client(self) -> httpx.Client:
         return httpx.Client(
             base_url=self.api_url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30
@@ -126,13 +132,13 @@ class Stack:
         ]
 
     def state(self, report_id: str) -> State:
-        with UnitOfWork(self.engine) as uow:
+        with UnitOfWork(self.engine, self.keys) as uow:
             report = uow.reports.get(report_id)
         assert report is not None
         return report.state
 
     def history(self, report_id: str) -> list[Transition]:
-        with UnitOfWork(self.engine) as uow:
+        with UnitOfWork(self.engine, self.keys) as uow:
             return uow.reports.history(report_id)
 
     def wait_for_states(
@@ -255,6 +261,7 @@ def running_stack(
         RELAY_OUTBOX_POLL_SECONDS="0.1",
         RELAY_SCHEDULER_TICK_SECONDS="0.2",
         RELAY_LOG_LEVEL="INFO",
+        RELAY_CONTENT_KEYS=new_key_line("e2e-1"),
         PYTHONUNBUFFERED="1",
     )
     if database_url:

@@ -24,6 +24,7 @@ from router.routes import ReceiptMode, RouteTable, load_routes
 from router.stage import route_report
 from tests.support.clock import T0, Clock
 from tests.support.fakes import FakeCaseSystem, FakeMailbox
+from tests.support.ledger import TEST_KEYS
 
 BERGEN, OSLO = "4601", "0301"  # served by `bergen` (rest-json) and `oslo` (fiks-io)
 RECEIPT_DEADLINE = 600.0
@@ -36,7 +37,7 @@ CONTROL = DeliveryControl(
 def received(engine: Engine, kommunenummer: str = "4601") -> str:
     """A new report, RECEIVED at T0 from the portal, with its route message in the outbox."""
     report_id = str(uuid.uuid4())
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, TEST_KEYS) as uow:
         uow.reports.add(
             NewReport(
                 report_id,
@@ -57,24 +58,24 @@ def received(engine: Engine, kommunenummer: str = "4601") -> str:
 def routed(engine: Engine, table: RouteTable, clock: Clock, kommunenummer: str = "4601") -> str:
     """A new report, ROUTED by the router stage to the recipient `table` gives it."""
     report_id = received(engine, kommunenummer)
-    assert route_report(UnitOfWork(engine), table, report_id, clock) is State.ROUTED
+    assert route_report(UnitOfWork(engine, TEST_KEYS), table, report_id, clock) is State.ROUTED
     return report_id
 
 
 def report(engine: Engine, report_id: str) -> Report:
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, TEST_KEYS) as uow:
         found = uow.reports.get(report_id)
     assert found is not None
     return found
 
 
 def history(engine: Engine, report_id: str) -> list[tuple[State | None, State]]:
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, TEST_KEYS) as uow:
         return [(t.from_state, t.to_state) for t in uow.reports.history(report_id)]
 
 
 def outbox_queues(engine: Engine, report_id: str) -> list[str]:
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, TEST_KEYS) as uow:
         return [m.queue for m in uow.outbox.unpublished() if m.report_id == report_id]
 
 
@@ -102,7 +103,7 @@ class Stages:
         self.clock = clock
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+        return UnitOfWork(self.engine, TEST_KEYS)
 
     def receipt_mode(self, recipient: str) -> ReceiptMode:
         return self.table.recipients[recipient].receipt

@@ -24,6 +24,8 @@ ALLOWED = [
     (State.MISSING, State.ROUTED),
     (State.DEAD_LETTERED, State.ROUTED),
     (State.DEAD_LETTERED, State.RESOLVED_MANUALLY),
+    (State.VERIFIED, State.VERIFIED),  # its content erased
+    (State.RESOLVED_MANUALLY, State.RESOLVED_MANUALLY),  # its content erased
 ]
 
 REFUSED = [
@@ -40,6 +42,9 @@ REFUSED = [
     (State.VERIFIED, State.DEAD_LETTERED),
     (State.RESOLVED_MANUALLY, State.ROUTED),
     (State.RECEIVED, State.RESOLVED_MANUALLY),
+    (State.HELD, State.RESOLVED_MANUALLY),
+    (State.DEAD_LETTERED, State.DEAD_LETTERED),
+    (State.DELIVERED, State.DELIVERED),
 ]
 
 
@@ -63,5 +68,10 @@ def test_every_non_terminal_state_can_be_dead_lettered_or_moves_on() -> None:
         assert State.DEAD_LETTERED in allowed_from(state), state
 
 
-def test_resolved_manually_is_terminal() -> None:
-    assert allowed_from(State.RESOLVED_MANUALLY) == frozenset()
+def test_resolved_manually_is_terminal_but_for_the_erasure_of_its_content() -> None:
+    assert allowed_from(State.RESOLVED_MANUALLY) == frozenset({State.RESOLVED_MANUALLY})
+
+
+def test_only_final_states_move_to_themselves_for_an_erasure_and_held_alone_otherwise() -> None:
+    to_itself = {state for state in State if state in allowed_from(state)}
+    assert to_itself == {State.VERIFIED, State.RESOLVED_MANUALLY, State.HELD}

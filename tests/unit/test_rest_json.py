@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from deliverers.base import ContentMismatch, Delivery, PermanentError, Receipt, TransientError
-from deliverers.rest_json import RestJsonDeliverer
+from deliverers.rest_json import RestJsonDeliverer, signature_matches
 
 SECRET = "s3cret-shared-with-the-case-system"
 BODY = b'{"id":"r1","meldingstype":"x","bekymringsmelding":{}}'
@@ -153,3 +153,28 @@ def test_list_since_asks_with_an_rfc3339_time() -> None:
     ids = deliverer(handler).list_since(datetime(2026, 11, 26, 8, 0, tzinfo=UTC))
     assert ids == {"r1", "r2"}
     assert seen[0].url.params["mottatt_fra"] == "2026-11-26T08:00:00.000000Z"
+
+
+def test_during_a_rotation_the_push_carries_a_signature_for_each_secret() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"saksreferanse": "S-1", "sha256": DELIVERY.sha256})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    RestJsonDeliverer(
+        "https://case.example/api/",
+        SECRET,
+        client=client,
+        clock=lambda: 1764158400.7,
+        previous_secret="the-old-secret",
+    ).deliver(DELIVERY)
+    [request] = seen
+    signed = b"1764158400." + BODY
+    new = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    old = hmac.new(b"the-old-secret", signed, hashlib.sha256).hexdigest()
+    assert request.headers["x-relay-signature"] == f"v1={new},v1={old}"
+    for secret in (SECRET, "the-old-secret"):
+        assert signature_matches(request.headers["x-relay-signature"], secret, "1764158400", BODY)
+    assert not signature_matches(request.headers["x-relay-signature"], "x", "1764158400", BODY)
