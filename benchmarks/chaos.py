@@ -52,7 +52,7 @@ def main() -> int:
             rate=args.rate,
             faults=plan,
             recovery_bound=args.recovery_bound,
-            settle_timeout=max(600.0, load_seconds),
+            settle_timeout=max(600.0, 2 * load_seconds),
             progress=lambda line: print(f"{stamp()} {line}", flush=True),
         )
     summary = result.summary()

@@ -5,6 +5,7 @@ case system; the proof lane (read-back, reconciliation, alerts) may."""
 from __future__ import annotations
 
 import threading
+import time
 
 from relay.bootstrap import Container
 from relay.celery_app import RelayCelery
@@ -33,7 +34,10 @@ class Background:
             self.threads.append(thread)
 
     def stop(self) -> None:
+        """Ask every lane to stop and wait for them, JOIN_SECONDS in all (they are daemon
+        threads: one stuck in a call past that is left behind when the process exits)."""
         self.stop_event.set()
         self.listener.should_stop = True
+        deadline = time.monotonic() + JOIN_SECONDS
         for thread in self.threads:
-            thread.join(timeout=JOIN_SECONDS)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

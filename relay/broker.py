@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 EMBEDDED_PREFIX = "sqla+"
 EMBEDDED_POLL_SECONDS = 0.1
 REDIS_VISIBILITY_TIMEOUT_SECONDS = 3600
-REDIS_SOCKET_TIMEOUT_SECONDS = 30  # above kombu's BRPOP wait, so a quiet queue is no error
+REDIS_SOCKET_TIMEOUT_SECONDS = 10  # above kombu's BRPOP wait (1 s): a quiet queue is no error
 REDIS_HEALTH_CHECK_SECONDS = 10  # PING a connection idle this long before using it
 CONNECT_TIMEOUT_SECONDS = 5
 _KOMBU_ONLY_OPTIONS = (

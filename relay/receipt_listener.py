@@ -25,12 +25,25 @@ REQUEUE_PAUSE_SECONDS = 1.0
 
 
 class ReceiptListener(ConsumerMixin):
+    # kombu retries a lost connection forever by default, deaf to `should_stop`; give up a
+    # round after a few tries instead, so that the listener stops when told to.
+    connect_max_retries = 3  # type: ignore[assignment]  # kombu annotates it None
+
     def __init__(
         self, connection: Connection, queue: str, handle: Callable[[IncomingReceipt], object]
     ) -> None:
         self.connection = connection
         self.queue = queue
         self.handle = handle
+
+    def run(self, _tokens: int = 1, **kwargs: Any) -> None:
+        """Consume until `should_stop`, reconnecting after any broker loss."""
+        while not self.should_stop:
+            try:
+                super().run(_tokens, **kwargs)
+            except Exception as error:  # the broker stayed away for a whole round
+                log.warning("receipt listener: broker unreachable (%s)", type(error).__name__)
+                time.sleep(REQUEUE_PAUSE_SECONDS)
 
     def get_consumers(self, consumer_cls: Callable[..., Consumer], channel: Any) -> list[Consumer]:
         queue = Queue(self.queue, durable=True, routing_key=self.queue)
