@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.content_crypto import new_key_line
 from tests.support.processes import free_port
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +72,7 @@ def test_a_process_whose_broker_does_not_answer_stops_on_sigterm(
         "RELAY_BROKER_URL": url,
         "RELAY_ROUTES_FILE": str(routes),
         "RELAY_DATA_DIR": str(tmp_path),
+        "RELAY_CONTENT_KEYS": new_key_line("shutdown"),
     }
     subprocess.run(
         [sys.executable, "-m", "relay", "db", "upgrade"], env=env, check=True, capture_output=True
