@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from relay.cli.check_recipient import check_recipient
 from relay.cli.db import db
 from relay.cli.demo import bench, demo
 from relay.cli.dlq import dlq
@@ -40,6 +41,7 @@ for command in (
     demo,
     bench,
     sandbox,
+    check_recipient,
     dlq,
     reconcile_command,
     overdue_command,
