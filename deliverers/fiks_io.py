@@ -1,4 +1,4 @@
-"""Vendor "fiks-io": an asynchronous mailbox with receipts, per `spec/fiks-io-mailbox.md`.
+"""Vendor "fiks-io": an asynchronous mailbox with receipts, per `docs/fiks-io-mailbox.md`.
 
 The report goes, as the same bytes as the rest-json body, to the recipient's durable queue
 `fiksio.konto.<konto-id>` on the relay's own broker; the recipient answers later on our

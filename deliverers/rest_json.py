@@ -1,4 +1,4 @@
-"""Vendor "rest-json": push with an HMAC signature, per `spec/case-system-rest-json.md`.
+"""Vendor "rest-json": push with an HMAC signature, per `docs/case-system-rest-json.md`.
 
 While a recipient's signing secret is rotated, a push carries one signature per secret
 (`X-Relay-Signature: v1=<new>,v1=<old>`) and the case system accepts any of them

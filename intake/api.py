@@ -1,4 +1,4 @@
-"""The intake HTTP API for portal backends, per `spec/intake-api.md`.
+"""The intake HTTP API for portal backends, per `docs/intake-api.md`.
 
 Handlers check the request, call the intake service inside a unit of work, and translate
 the result. A 202 is sent only after the report is committed. Every answer other than 2xx

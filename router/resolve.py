@@ -1,5 +1,5 @@
 """Route resolution, a pure function: a report's numbers, the registry and the routes in,
-a decision out. Contract: `spec/routes-file.md`, "Resolution"."""
+a decision out. Contract: `docs/routes-file.md`, "Resolution"."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class Held:
 Decision = Routed | Held
 
 # Numbers in Posten's postnummer register that are not municipalities in SSB's Klass 131
-# (shared/data/PROVENANCE.md): a report may well carry them.
+# (router/data/COLLECTION.md, Source B): a report may well carry them.
 NOT_MUNICIPALITIES = {"2100": "Svalbard", "2211": "Jan Mayen"}
 
 

@@ -1,6 +1,6 @@
 """The routes file: which recipient serves which municipality or bydel, and how to reach it.
 
-Contract: `spec/routes-file.md`. YAML or TOML. A file that does not hold is refused with a
+Contract: `docs/routes-file.md`. YAML or TOML. A file that does not hold is refused with a
 message naming the entry and the field; a recipient's secret comes from the environment
 variable it names, and a missing variable is an error when the file is loaded.
 """

@@ -15,7 +15,8 @@ import pytest
 
 from intake.client import IntakeClient
 from intake.meldingstyper import MELDINGSTYPER
-from intake.protocol import EXAMPLE_FILES, example
+from intake.protocol import ADRESSE_FILE, EXAMPLE_FILES, SCHEMA_FILES, example
+from intake.protocol import HERE as PROTOCOL_PACKAGE
 from ledger.lifecycle import State
 from ledger.uow import UnitOfWork
 from tests.support.stack import RecipientSpec, Stack, stack_for
@@ -23,7 +24,8 @@ from tests.support.stack import RecipientSpec, Stack, stack_for
 pytestmark = pytest.mark.e2e
 
 CANARY = "Kanarifugl Eksempelsen-Ødegård"
-SHARED_EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "ks-protocol" / "examples"
+# The protocol as copied into the repository (docs/ks-protocol/PROVENANCE.md).
+KS_PROTOCOL = Path(__file__).resolve().parents[2] / "docs" / "ks-protocol"
 RECIPIENTS = (
     RecipientSpec("oslo", ("0301",)),
     RecipientSpec("bergen", ("4601",)),  # the examples' 1201 is Bergen's number before 2020
@@ -50,11 +52,17 @@ def with_unknown_fields(document: dict[str, Any]) -> dict[str, Any]:
     return changed
 
 
-def test_the_shared_examples_are_the_ones_intake_carries() -> None:
-    if not SHARED_EXAMPLES.is_dir():
-        pytest.skip("shared/ks-protocol is not beside this checkout")
+def test_the_protocol_examples_are_the_ones_intake_carries() -> None:
     for meldingstype, name in EXAMPLE_FILES.items():
-        assert json.loads((SHARED_EXAMPLES / name).read_text("utf-8")) == example(meldingstype)
+        copied = KS_PROTOCOL / "examples" / name
+        assert copied.read_bytes() == (PROTOCOL_PACKAGE / "examples" / name).read_bytes()
+        assert json.loads(copied.read_text("utf-8")) == example(meldingstype)
+
+
+def test_the_protocol_schemas_are_the_ones_intake_validates_with() -> None:
+    for name in [*SCHEMA_FILES.values(), ADRESSE_FILE]:
+        copied = KS_PROTOCOL / "domain" / name
+        assert copied.read_bytes() == (PROTOCOL_PACKAGE / "schemas" / name).read_bytes(), name
 
 
 def test_every_example_is_delivered_with_its_content_unchanged(stack: Stack) -> None:
