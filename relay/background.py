@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
+from deliverers.metrics import show_recipients
 from relay.bootstrap import Container
 from relay.celery_app import RelayCelery
 from relay.scheduler import Scheduler
@@ -17,6 +18,7 @@ JOIN_SECONDS = 10
 
 class Background:
     def __init__(self, container: Container, celery: RelayCelery) -> None:
+        self.container = container
         self.stop_event = threading.Event()
         self.lanes = [
             Scheduler(scheduler_jobs(container, CeleryPublisher(celery)), self.stop_event),
@@ -26,6 +28,7 @@ class Background:
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        show_recipients(self.container.routes.recipients)  # the proof lane counts false receipts
         targets = [(lane.run_forever, f"lane-{n}") for n, lane in enumerate(self.lanes)]
         targets.append((self.listener.run, "receipts"))
         for target, name in targets:
