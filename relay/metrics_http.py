@@ -26,11 +26,12 @@ from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from deliverers.metrics import delivery_metrics
 from ledger.alerts import OverdueLimits
 from ledger.uow import UnitOfWork
 from relay.bootstrap import Container, StartupError
 from relay.ledger_metrics import LedgerCollector
-from relay.process_metrics import IntakeMetrics
+from relay.process_metrics import IntakeMetrics, relay_metrics
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # a metrics port is there to be scraped from elsewhere
@@ -117,6 +118,8 @@ def enable_multiprocess() -> Path:
     """Before the pool forks: every process from now on writes its counts to its own file in
     a fresh directory (so no counts of an earlier run are served). Metrics are made on first
     use, after this, so they all take the multiprocess value class."""
+    if delivery_metrics.cache_info().currsize or relay_metrics.cache_info().currsize:
+        raise RuntimeError("metrics were made before multiprocess mode; their counts would be lost")
     directory = Path(tempfile.mkdtemp(prefix="relay-metrics-"))
     os.environ[MULTIPROCESS_DIR] = str(directory)
     values.ValueClass = values.get_value_class()
