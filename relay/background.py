@@ -10,6 +10,7 @@ import time
 from deliverers.metrics import show_recipients
 from relay.bootstrap import Container
 from relay.celery_app import RelayCelery
+from relay.process_metrics import alert_metrics
 from relay.scheduler import Scheduler
 from relay.wiring import CeleryPublisher, proof_jobs, receipt_listener, scheduler_jobs
 
@@ -28,7 +29,9 @@ class Background:
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        show_recipients(self.container.routes.recipients)  # the proof lane counts false receipts
+        # Series at 0 from the start, so that the first false receipt or alert is an increase.
+        show_recipients(self.container.routes.recipients)
+        alert_metrics()
         targets = [(lane.run_forever, f"lane-{n}") for n, lane in enumerate(self.lanes)]
         targets.append((self.listener.run, "receipts"))
         for target, name in targets:

@@ -31,7 +31,7 @@ from ledger.alerts import OverdueLimits
 from ledger.uow import UnitOfWork
 from relay.bootstrap import Container, StartupError
 from relay.ledger_metrics import LedgerCollector
-from relay.process_metrics import IntakeMetrics, relay_metrics
+from relay.process_metrics import IntakeMetrics, alert_metrics, intake_metrics
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # a metrics port is there to be scraped from elsewhere
@@ -118,7 +118,8 @@ def enable_multiprocess() -> Path:
     """Before the pool forks: every process from now on writes its counts to its own file in
     a fresh directory (so no counts of an earlier run are served). Metrics are made on first
     use, after this, so they all take the multiprocess value class."""
-    if delivery_metrics.cache_info().currsize or relay_metrics.cache_info().currsize:
+    made = (delivery_metrics, intake_metrics, alert_metrics)
+    if any(factory.cache_info().currsize for factory in made):
         raise RuntimeError("metrics were made before multiprocess mode; their counts would be lost")
     directory = Path(tempfile.mkdtemp(prefix="relay-metrics-"))
     os.environ[MULTIPROCESS_DIR] = str(directory)

@@ -20,22 +20,14 @@ ALERT_RESULTS = ("sent", "failed")
 
 
 @dataclass(frozen=True)
-class RelayMetrics:
+class IntakeRequestMetrics:
     intake_requests: Counter
     intake_duration: Histogram
-    alerts: Counter
 
 
 @cache
-def relay_metrics() -> RelayMetrics:
-    alerts = Counter(
-        "relay_alerts",
-        "Alerts posted to RELAY_ALERT_WEBHOOK_URL: sent (a 2xx) or failed (tried again).",
-        ["result"],
-    )
-    for result in ALERT_RESULTS:
-        alerts.labels(result)
-    return RelayMetrics(
+def intake_metrics() -> IntakeRequestMetrics:
+    return IntakeRequestMetrics(
         intake_requests=Counter(
             "relay_intake_requests",
             "Requests to the intake API (/v1/…) by HTTP status code.",
@@ -46,12 +38,24 @@ def relay_metrics() -> RelayMetrics:
             "How long the intake API took to answer a request (/v1/…).",
             buckets=INTAKE_BUCKETS,
         ),
-        alerts=alerts,
     )
 
 
+@cache
+def alert_metrics() -> Counter:
+    """Made, with both results at 0, by the process that sends alerts when it starts."""
+    alerts = Counter(
+        "relay_alerts",
+        "Alerts posted to the webhook: sent (a 2xx) or failed (tried again).",
+        ["result"],
+    )
+    for result in ALERT_RESULTS:
+        alerts.labels(result)
+    return alerts
+
+
 def alert_posted(sent: bool) -> None:
-    relay_metrics().alerts.labels("sent" if sent else "failed").inc()
+    alert_metrics().labels("sent" if sent else "failed").inc()
 
 
 class IntakeMetrics:
@@ -59,7 +63,7 @@ class IntakeMetrics:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.metrics = relay_metrics()
+        self.metrics = intake_metrics()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(INTAKE_PATHS):
