@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from deliverers import metrics
 from deliverers.base import Deliverer, DeliveryError, StoredCopy
 from deliverers.fiks_io import Unsupported
 from deliverers.outcomes import dead_letter, record
@@ -123,6 +124,7 @@ def verify_report(
         proof = "the receipt carried our sha256; the protocol has no read-back"
     except DeliveryError as error:
         log.warning("read-back of report %s failed (%s); will try again", report.id, error)
+        metrics.read_back(report.recipient, "error")
         return None
     with uow_factory() as uow:
         current = uow.reports.unmoved(report)
@@ -130,8 +132,10 @@ def verify_report(
             return None
         at = now()
         if proof is not None:
+            result = "receipt-only"
             moved = uow.reports.move(current, State.VERIFIED, at=at, actor=VERIFIER, reason=proof)
         elif copy is None:
+            result = "missing"
             moved = mark_missing(
                 uow,
                 current,
@@ -141,12 +145,14 @@ def verify_report(
             )
             log.error("report %s acknowledged by %s but not stored", report.id, report.recipient)
         elif copy.sha256 != current.delivery_sha256:
+            result = "mismatch"
             mismatch = dead_letter(
                 "content mismatch", DeadLetterKind.CONTENT_MISMATCH, {"read_back": True}
             )
             moved = record(uow, current, mismatch, at=at, actor=VERIFIER)
             log.error("report %s stored with another hash by %s", report.id, report.recipient)
         else:
+            result = "verified"
             moved = uow.reports.move(
                 current,
                 State.VERIFIED,
@@ -155,7 +161,10 @@ def verify_report(
                 detail={"saksreferanse": copy.saksreferanse},
             )
         uow.commit()
-        return moved.state
+    metrics.read_back(report.recipient, result)
+    if result in ("missing", "mismatch"):  # the receipt said stored, with our hash
+        metrics.false_receipt(report.recipient, (at - current.updated_at).total_seconds())
+    return moved.state
 
 
 def reconcile(
@@ -194,9 +203,11 @@ def reconcile_recipient(
         listed = deliverer.list_since(since)
     except Unsupported as error:
         result.error = str(error)
+        metrics.reconciled(recipient, "unsupported")
         return result
     except DeliveryError as error:
         result.error = f"could not list: {error}"
+        metrics.reconciled(recipient, "error")
         return result
     result.checked = len(claimed)
     for report_id in sorted(set(claimed) - listed):
@@ -204,14 +215,26 @@ def reconcile_recipient(
             report = uow.reports.get(report_id, lock=True)
             if report is None or report.state not in STORED or report.updated_at > checked_at:
                 continue
+            receipt = receipt_at(uow, report)
+            at = now()
             mark_missing(
                 uow,
                 report,
                 actor=RECONCILER,
                 reason=f"reconciliation: not in the case system's list since {since.isoformat()}",
-                now=now(),
+                now=at,
             )
             uow.commit()
-            result.missing.append(report_id)
-            log.error("report %s missing from %s's case system", report_id, recipient)
+        result.missing.append(report_id)
+        metrics.false_receipt(recipient, (at - receipt).total_seconds())
+        log.error("report %s missing from %s's case system", report_id, recipient)
+    metrics.reconciled(recipient, "missing" if result.missing else "ok")
     return result
+
+
+def receipt_at(uow: UnitOfWork, report: Report) -> datetime:
+    """When the receipt of a DELIVERED or VERIFIED report was recorded."""
+    if report.state is State.DELIVERED:
+        return report.updated_at
+    delivered = [t.at for t in uow.reports.history(report.id) if t.to_state is State.DELIVERED]
+    return delivered[-1] if delivered else report.updated_at

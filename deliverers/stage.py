@@ -21,6 +21,7 @@ from deliverers.base import Deliverer, Delivery, DeliveryError, PermanentError
 from deliverers.body import delivery_body
 from deliverers.breaker import Wait, admit
 from deliverers.control import DeliveryControl
+from deliverers.metrics import attempt_made
 from deliverers.outcomes import DELIVERER, Outcome, apply_outcome
 from ledger.digest import sha256_hex
 from ledger.lifecycle import State
@@ -88,6 +89,7 @@ def deliver_report(
         except DeliveryError as error:
             result = error
     duration = time.monotonic() - started
+    attempt_made(report.recipient, result, duration)
     with uow_factory() as uow:
         current = uow.reports.unmoved(report)
         if current is None:

@@ -2,10 +2,10 @@
 
 Service functions open a unit of work, read and write through its stores (`uow.reports`,
 `uow.outbox`, `uow.keys`, `uow.queries`, `uow.health`, `uow.alerts`, `uow.heartbeats`,
-`uow.contents`, `uow.chains`) and call `uow.commit()` once. Leaving the block without
-committing rolls everything back, so a step's transition, state change and outbox row are
-written together or not at all. Content is sealed and opened with the key ring the unit of
-work is given; one opened without it reads and writes metadata only.
+`uow.contents`, `uow.chains`, `uow.summary`) and call `uow.commit()` once. Leaving the block
+without committing rolls everything back, so a step's transition, state change and outbox
+row are written together or not at all. Content is sealed and opened with the key ring the
+unit of work is given; one opened without it reads and writes metadata only.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ledger.idempotency import IdempotencyStore
 from ledger.outbox import OutboxStore
 from ledger.queries import ReportQueries
 from ledger.reports import ReportStore
+from ledger.summary import SummaryStore
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Stores:
     heartbeats: HeartbeatStore
     contents: ContentStore
     chains: ChainStore
+    summary: SummaryStore
 
     @classmethod
     def on(cls, connection: Connection, keys: KeyRing | None = None) -> Stores:
@@ -52,6 +54,7 @@ class Stores:
             heartbeats=HeartbeatStore(connection),
             contents=ContentStore(connection),
             chains=ChainStore(connection),
+            summary=SummaryStore(connection),
         )
 
 
@@ -98,6 +101,10 @@ class UnitOfWork:
     @property
     def chains(self) -> ChainStore:
         return self._open().chains
+
+    @property
+    def summary(self) -> SummaryStore:
+        return self._open().summary
 
     def __enter__(self) -> UnitOfWork:
         self._connection = connection = self._engine.connect()

@@ -10,6 +10,7 @@ import httpx
 from ledger.alerts import Alert
 from ledger.clock import rfc3339
 from ledger.uow import UnitOfWork
+from relay.process_metrics import alert_posted
 
 RETRY_CAP_SECONDS = 3600
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -32,6 +33,7 @@ def send_alerts(
             delivered = http.post(url, json=alert_payload(alert), timeout=TIMEOUT).is_success
         except httpx.HTTPError:
             delivered = False
+        alert_posted(delivered)
         with uow_factory() as uow:
             if delivered:
                 uow.alerts.mark_sent(alert, now())

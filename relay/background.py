@@ -7,8 +7,10 @@ from __future__ import annotations
 import threading
 import time
 
+from deliverers.metrics import show_recipients
 from relay.bootstrap import Container
 from relay.celery_app import RelayCelery
+from relay.process_metrics import alert_metrics
 from relay.scheduler import Scheduler
 from relay.wiring import CeleryPublisher, proof_jobs, receipt_listener, scheduler_jobs
 
@@ -17,6 +19,7 @@ JOIN_SECONDS = 10
 
 class Background:
     def __init__(self, container: Container, celery: RelayCelery) -> None:
+        self.container = container
         self.stop_event = threading.Event()
         self.lanes = [
             Scheduler(scheduler_jobs(container, CeleryPublisher(celery)), self.stop_event),
@@ -26,6 +29,9 @@ class Background:
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        # Series at 0 from the start, so that the first false receipt or alert is an increase.
+        show_recipients(self.container.routes.recipients)
+        alert_metrics()
         targets = [(lane.run_forever, f"lane-{n}") for n, lane in enumerate(self.lanes)]
         targets.append((self.listener.run, "receipts"))
         for target, name in targets:

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     # Above the task time limit (75 s): a worker whose slots are all busy takes no message.
     worker_stall_seconds: float = Field(default=120.0, gt=0)
     log_level: str = "INFO"
+    # `relay worker` and `relay scheduler` serve /metrics on this port (unset: they do not).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("data_dir")
     @classmethod

@@ -26,6 +26,7 @@ from relay.alert_webhook import send_alerts
 from relay.bootstrap import Container
 from relay.broker import broker_connection
 from relay.celery_app import RelayCelery, worker_queues
+from relay.metrics_http import add_metrics
 from relay.privacy import chain_watch_job, checkpoint_job, retention_job
 from relay.receipt_listener import ReceiptListener
 from relay.scheduler import Periodic
@@ -54,8 +55,9 @@ class CeleryPublisher:
 
 
 def intake_app(container: Container) -> FastAPI:
+    """The intake API, with its requests counted and `/metrics` served beside it."""
     settings = container.settings
-    return create_intake_app(
+    app = create_intake_app(
         IntakeConfig(
             uow_factory=container.uow,
             tokens=settings.client_tokens(),
@@ -63,6 +65,7 @@ def intake_app(container: Container) -> FastAPI:
             now=container.now,
         )
     )
+    return add_metrics(app, container)
 
 
 def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Periodic]:

@@ -3,11 +3,64 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import click
 
-from relay.bootstrap import bootstrap
+from relay.bootstrap import StartupError, bootstrap
 from relay.cli.options import settings_and_logging, startup_errors
+from relay.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def metrics_port_option(command: F) -> F:
+    return click.option(
+        "--metrics-port",
+        type=click.IntRange(1, 65535),
+        default=None,
+        help="Serve /metrics on this port. Default: RELAY_METRICS_PORT (unset: none).",
+    )(command)
+
+
+@contextmanager
+def worker_metrics(settings: Settings, port: int | None) -> Iterator[None]:
+    """With a port: the pool's counts (multiprocess mode, set up before the pool forks) and
+    the ledger's gauges, served by the worker's main process on that port."""
+    if not port:
+        yield
+        return
+    import httpx
+    from celery import signals
+
+    from ledger.database import create_ledger_engine
+    from relay.bootstrap import Container
+    from relay.metrics_http import (
+        enable_multiprocess,
+        process_exited,
+        remove_multiprocess_dir,
+        serve_metrics_port,
+    )
+
+    directory = enable_multiprocess()
+    # Unpooled: a connection left in a pool would be inherited by the forked children.
+    engine = create_ledger_engine(settings.database_url, pooled=False)
+    container = Container(settings, engine, httpx.Client())
+    signals.worker_process_shutdown.connect(lambda pid, **_: process_exited(int(pid)), weak=False)
+    try:
+        server = serve_metrics_port(container, port)
+    except StartupError:
+        container.close()
+        remove_multiprocess_dir(directory)
+        raise
+    try:
+        yield
+    finally:
+        server.shutdown()
+        container.close()
+        remove_multiprocess_dir(directory)
 
 
 @click.command()
@@ -53,8 +106,11 @@ def api(host: str, port: int) -> None:
     show_default=True,
 )
 @click.option("--queues", default=None, help="Comma-separated; default: route and every vendor.")
+@metrics_port_option
 @startup_errors
-def worker(concurrency: int | None, pool: str, queues: str | None) -> None:
+def worker(
+    concurrency: int | None, pool: str, queues: str | None, metrics_port: int | None
+) -> None:
     """A Celery worker for the routing and delivery queues."""
     from relay.celery_app import create_celery, exit_wedged
     from relay.embedded import worker_argv
@@ -68,20 +124,27 @@ def worker(concurrency: int | None, pool: str, queues: str | None) -> None:
     slots = 1 if pool == "solo" else concurrency or settings.worker_concurrency
     celery = create_celery(settings)
     node = celery.watch("worker", exit_wedged)
-    celery.worker_main(
-        worker_argv(slots, pool=pool, queues=queues.split(",") if queues else None, node=node)
-    )
+    with worker_metrics(settings, metrics_port or settings.metrics_port):
+        celery.worker_main(
+            worker_argv(slots, pool=pool, queues=queues.split(",") if queues else None, node=node)
+        )
 
 
 @click.command()
+@metrics_port_option
 @startup_errors
-def scheduler() -> None:
+def scheduler(metrics_port: int | None) -> None:
     """The outbox relay and the periodic jobs (one or more per deployment)."""
     from relay.background import Background
     from relay.celery_app import create_celery
 
     settings = settings_and_logging()
     container = bootstrap(settings)
+    port = metrics_port or settings.metrics_port
+    if port:
+        from relay.metrics_http import serve_metrics_port
+
+        serve_metrics_port(container, port)
     celery = create_celery(settings)
     celery.use_container(container)
     background = Background(container, celery)
