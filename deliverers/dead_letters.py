@@ -64,6 +64,8 @@ def resolve_manually(
         report = uow.reports.get(report_id, lock=True)
         if report is None:
             return ActionResult(report_id, None, "no such report")
+        if report.state is State.HELD:  # never routed: `relay held resolve` is for these
+            return ActionResult(report_id, None, "is HELD, not DEAD_LETTERED (relay held resolve)")
         try:
             moved = uow.reports.move(
                 report,
