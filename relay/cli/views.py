@@ -52,7 +52,7 @@ def whole_column(table: Table, heading: str, values: Iterable[str | None]) -> No
     table.add_column(heading, overflow="fold", min_width=max(widest, len(heading)))
 
 
-NARROWEST = 6  # what another column needs at least, folded
+NARROWEST = 4  # what another column needs at least, folded
 
 
 def print_table(table: Table, console: Console | None = None) -> None:
