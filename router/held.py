@@ -123,10 +123,19 @@ def request_reroute(
 
 def outcome(uow_factory: Callable[[], UnitOfWork], requested: Result) -> Result:
     """What became of a PENDING request: the transition that followed it says."""
+    return outcomes(uow_factory, [requested])[0]
+
+
+def outcomes(uow_factory: Callable[[], UnitOfWork], requested: Sequence[Result]) -> list[Result]:
+    """`outcome` of each, in one transaction."""
+    with uow_factory() as uow:
+        return [_outcome(uow, result) for result in requested]
+
+
+def _outcome(uow: UnitOfWork, requested: Result) -> Result:
     if requested.outcome is not Outcome.PENDING:
         return requested
-    with uow_factory() as uow:
-        after = [t for t in uow.reports.history(requested.id) if t.sequence > requested.sequence]
+    after = [t for t in uow.reports.history(requested.id) if t.sequence > requested.sequence]
     if not after:
         return requested
     acted = after[0]
@@ -152,7 +161,7 @@ def wait_for_workers(
     results = list(requested)
     deadline = clock() + timeout_seconds
     while True:
-        results = [outcome(uow_factory, result) for result in results]
+        results = outcomes(uow_factory, results)
         waiting = sum(1 for result in results if result.outcome is Outcome.PENDING)
         on_progress(len(results) - waiting)
         if not waiting or clock() >= deadline:

@@ -23,6 +23,7 @@ from router.held import (
     outcome,
     request_reroute,
     resolve_held,
+    wait_for_workers,
 )
 from router.routes import RouteTable, load_routes
 from router.stage import route_report
@@ -242,3 +243,37 @@ def test_a_request_no_worker_took_is_swept_back_onto_the_routing_queue(
     with uow() as unit:
         assert [m.report_id for m in unit.outbox.unpublished()] == [split]
     assert plain != split
+
+
+def test_the_operator_waits_until_a_worker_acted_or_the_time_is_up(
+    ledger_engine: Engine, tmp_path: Path, clock: Clock
+) -> None:
+    routes = table(tmp_path, haram="'1580'")
+
+    def uow() -> UnitOfWork:
+        return UnitOfWork(ledger_engine, TEST_KEYS)
+
+    first, second = (held(ledger_engine, routes, clock, "1507") for _ in range(2))
+    requested = [
+        request_reroute(uow, report_id, clock, actor="operator:kari", reason="x", choice=choice)
+        for report_id, choice in ((first, Choice("haram")), (second, Choice("haram")))
+    ]
+    seen: list[int] = []
+
+    def a_worker_meanwhile(seconds: float) -> None:  # the wait's sleep: one worker acts
+        clock.advance(seconds)
+        as_a_worker(ledger_engine, routes, clock, first)
+
+    results = wait_for_workers(
+        uow,
+        requested,
+        timeout_seconds=2,
+        on_progress=seen.append,
+        clock=clock.monotonic,
+        sleep=a_worker_meanwhile,
+    )
+    assert [(r.id, r.outcome, r.detail) for r in results] == [
+        (first, Outcome.ROUTED, "haram"),
+        (second, Outcome.PENDING, "haram"),  # no worker took it in time: still asked for
+    ]
+    assert (seen[0], seen[-1]) == (0, 1)
