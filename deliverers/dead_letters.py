@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ledger.lifecycle import IllegalTransition, State
+from ledger.lifecycle import State
 from ledger.records import StateKind
 from ledger.uow import UnitOfWork
 from router.routes import RouteTable
@@ -64,16 +64,20 @@ def resolve_manually(
         report = uow.reports.get(report_id, lock=True)
         if report is None:
             return ActionResult(report_id, None, "no such report")
-        try:
-            moved = uow.reports.move(
-                report,
-                State.RESOLVED_MANUALLY,
-                at=now(),
-                actor=operator_actor(operator),
-                reason=reason,
-                kind=StateKind.RESOLVED_MANUALLY,
+        # Checked here, not left to the lifecycle: RESOLVED_MANUALLY may move to itself (an
+        # erasure) and HELD to RESOLVED_MANUALLY (`relay held resolve`).
+        if report.state is not State.DEAD_LETTERED:
+            hint = " (relay held resolve)" if report.state is State.HELD else ""
+            return ActionResult(
+                report_id, None, f"is {report.state.value}, not DEAD_LETTERED{hint}"
             )
-        except IllegalTransition:
-            return ActionResult(report_id, None, f"is {report.state.value}, not DEAD_LETTERED")
+        moved = uow.reports.move(
+            report,
+            State.RESOLVED_MANUALLY,
+            at=now(),
+            actor=operator_actor(operator),
+            reason=reason,
+            kind=StateKind.RESOLVED_MANUALLY,
+        )
         uow.commit()
     return ActionResult(report_id, moved.state.value)

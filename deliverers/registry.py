@@ -30,7 +30,8 @@ class AdapterResources:
 def _rest_json(recipient: Recipient, resources: AdapterResources) -> Deliverer:
     if not recipient.secret:
         raise RecipientConfigError(
-            f"recipient {recipient.id}: vendor rest-json needs secret_env (the signing secret)"
+            f"recipient {recipient.id}: vendor rest-json needs secret_env or secret_file"
+            " (the signing secret)"
         )
     if not recipient.endpoint.startswith(("http://", "https://")):
         raise RecipientConfigError(
@@ -38,7 +39,8 @@ def _rest_json(recipient: Recipient, resources: AdapterResources) -> Deliverer:
         )
     if recipient.previous_secret and not recipient.secret:
         raise RecipientConfigError(
-            f"recipient {recipient.id}: previous_secret_env needs secret_env (the new secret)"
+            f"recipient {recipient.id}: previous_secret_env/_file needs secret_env/_file"
+            " (the new secret)"
         )
     return RestJsonDeliverer(
         recipient.endpoint,

@@ -5,6 +5,9 @@ The scheduler sends a heartbeat task through every queue the workers consume and
 when it did (its own row, queue ""). A worker records each heartbeat it consumed, per queue,
 and its watchdog records when the worker last took any message from the broker. A worker
 whose heartbeats stop while the scheduler's go on has stopped consuming.
+
+Each row also says which routes table its process had in force (the routes file's SHA-256
+and since when), so an operator can see which processes use a changed file.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class Beat:
     started_at: datetime
     beat_at: datetime
     consumed_at: datetime | None = None
+    routes_sha256: str | None = None  # the routes table in force: its file's SHA-256
+    routes_loaded_at: datetime | None = None  # and when the process started using it
 
 
 class HeartbeatStore:
@@ -45,9 +50,14 @@ class HeartbeatStore:
             statement.on_conflict_do_update(
                 index_elements=["process_id", "queue"],
                 set_={
-                    "beat_at": statement.excluded.beat_at,
-                    "consumed_at": statement.excluded.consumed_at,
-                    "pid": statement.excluded.pid,
+                    column: statement.excluded[column]
+                    for column in (
+                        "beat_at",
+                        "consumed_at",
+                        "pid",
+                        "routes_sha256",
+                        "routes_loaded_at",
+                    )
                 },
             )
         )

@@ -36,8 +36,10 @@ class IllegalTransition(Exception):
 _ALLOWED: dict[State | None, frozenset[State]] = {
     None: frozenset({State.RECEIVED}),
     State.RECEIVED: frozenset({State.ROUTED, State.HELD, State.DEAD_LETTERED}),
-    # HELD -> HELD records a re-route that still found no recipient, with the new reason.
-    State.HELD: frozenset({State.ROUTED, State.HELD, State.DEAD_LETTERED}),
+    # HELD -> HELD records an operator's request to route it again (a recipient they chose,
+    # or today's routes), and a re-route that still found no recipient, with the new reason.
+    # HELD -> RESOLVED_MANUALLY: an operator handled it outside the pipeline.
+    State.HELD: frozenset({State.ROUTED, State.HELD, State.DEAD_LETTERED, State.RESOLVED_MANUALLY}),
     # ROUTED -> RETRY_SCHEDULED without an attempt: waiting for an open breaker or a free slot.
     State.ROUTED: frozenset({State.DELIVERING, State.RETRY_SCHEDULED, State.DEAD_LETTERED}),
     # DELIVERING -> ROUTED: the attempt's lease ran out (worker lost); deliver again.

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select, update
 
 from ledger import schema
 from ledger.lifecycle import State
-from ledger.records import Dispatch, OutboxMessage, Report
+from ledger.records import Dispatch, OutboxMessage, Report, StateKind
 from ledger.steps import each_locked
 from ledger.topology import ROUTE, deliver_dispatch
 
@@ -108,11 +108,16 @@ def sweep_stalled(
     cutoff = now() - timedelta(seconds=sweep_after_seconds)
     with uow_factory() as uow:
         stalled = uow.queries.stalled([State.RECEIVED, State.ROUTED], cutoff)
+        stalled += uow.queries.stalled(
+            [State.HELD], cutoff, kind=StateKind.REROUTE_REQUESTED
+        )  # an operator's request no worker has acted on
 
     def republish(uow: UnitOfWork, report: Report) -> bool:
         if report.updated_at >= cutoff:
             return False
-        if report.state is State.RECEIVED:
+        if report.state is State.RECEIVED or (
+            report.state is State.HELD and report.state_kind == StateKind.REROUTE_REQUESTED
+        ):
             dispatch = ROUTE
         elif report.state is State.ROUTED and report.vendor is not None:
             dispatch = deliver_dispatch(report.vendor)

@@ -72,21 +72,41 @@ class ReportQueries:
             ).scalars()
         )
 
-    def stalled(self, states: Sequence[State], cutoff: datetime, *, limit: int = 500) -> list[str]:
-        """Reports in `states` unchanged since `cutoff` and not dispatched since then either."""
+    def stalled(
+        self,
+        states: Sequence[State],
+        cutoff: datetime,
+        *,
+        kind: Kind | None = None,
+        limit: int = 500,
+    ) -> list[str]:
+        """Reports in `states` (of `kind`, if given) unchanged since `cutoff` and not
+        dispatched since then either."""
         recently_dispatched = (
             select(schema.outbox.c.id)
             .where(schema.outbox.c.report_id == schema.reports.c.id)
             .where(schema.outbox.c.created_at >= cutoff)
             .exists()
         )
+        query = (
+            select(schema.reports.c.id)
+            .where(schema.reports.c.state.in_([s.value for s in states]))
+            .where(schema.reports.c.updated_at < cutoff)
+            .where(~recently_dispatched)
+        )
+        if kind is not None:
+            query = query.where(schema.reports.c.state_kind == kind.value)
+        return list(
+            self._db.execute(query.order_by(schema.reports.c.updated_at).limit(limit)).scalars()
+        )
+
+    def ids_starting_with(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Report ids that begin with `prefix` (at most `limit`), in order."""
         return list(
             self._db.execute(
                 select(schema.reports.c.id)
-                .where(schema.reports.c.state.in_([s.value for s in states]))
-                .where(schema.reports.c.updated_at < cutoff)
-                .where(~recently_dispatched)
-                .order_by(schema.reports.c.updated_at)
+                .where(schema.reports.c.id.startswith(prefix, autoescape=True))
+                .order_by(schema.reports.c.id)
                 .limit(limit)
             ).scalars()
         )

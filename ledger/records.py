@@ -29,6 +29,9 @@ class StateKind(StrEnum):
     ABANDONED = "abandoned"  # ROUTED again: an attempt's lease ran out
     MISSING = "missing"  # MISSING: found not stored after a receipt
     RESOLVED_MANUALLY = "resolved-manually"
+    # HELD with an operator's request to route it again, not yet acted on by a worker
+    # (which routes it with the routes table in force in that worker).
+    REROUTE_REQUESTED = "reroute-requested"
     CONTENT_ERASED = "content-erased"  # VERIFIED or RESOLVED_MANUALLY, its content erased
 
 

@@ -239,5 +239,9 @@ heartbeats = Table(
     Column("started_at", UTCDateTime(), nullable=False),
     Column("beat_at", UTCDateTime(), nullable=False),
     Column("consumed_at", UTCDateTime()),  # a worker's last message taken from the broker
+    # The routes table the process (or, on a queue's row, the pool process that took the
+    # heartbeat) has in force: its file's SHA-256, and since when (migration 0007).
+    Column("routes_sha256", String(64)),
+    Column("routes_loaded_at", UTCDateTime()),
     Index(None, "role", "beat_at"),
 )

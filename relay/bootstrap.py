@@ -32,7 +32,7 @@ from relay.broker import broker_connection
 from relay.content_keys import check_against_ledger, content_key_ring, default_key_source
 from relay.routes_loader import checked_routes
 from relay.settings import Settings
-from router.live import LiveRoutes
+from router.live import LiveRoutes, RoutesInForce
 from router.routes import (
     DeliveryOverrides,
     ReceiptMode,
@@ -87,6 +87,12 @@ class Container:
         """The routes table in force; a changed routes file is picked up without restart."""
         return self.live_routes.current()
 
+    def routes_in_force(self) -> RoutesInForce | None:
+        """The routes table this process uses (looking at the file first, as routing does);
+        None while it has loaded none."""
+        source = self.routes_source
+        return source.in_force() if source is not None else None
+
     def route(
         self,
         report_id: str,
@@ -95,7 +101,8 @@ class Container:
         actor: str = ROUTER,
         reason: str | None = None,
     ) -> State | None:
-        """Route (or re-route) one report with the routes in force now."""
+        """Route (or re-route) one report with the routes in force now; a HELD report an
+        operator asked to route again is routed as they asked, with this table."""
         return route_report(
             self.uow(),
             self.routes,
@@ -104,6 +111,7 @@ class Container:
             from_states=from_states,
             actor=actor,
             reason=reason,
+            act_on_requests=True,
         )
 
     def deliverer_for(self, recipient_id: str) -> Deliverer | None:

@@ -27,7 +27,7 @@ from relay.bootstrap import Container, bootstrap, live_routes
 from relay.broker import celery_broker_config
 from relay.settings import Settings
 from relay.watchdog import Watchdog, Wedged, identity
-from router.live import LiveRoutes
+from router.live import LiveRoutes, RoutesInForce
 
 EXIT_WEDGED = 3  # the exit status of a worker its watchdog found wedged
 
@@ -72,6 +72,13 @@ class RelayCelery(Celery):  # type: ignore[misc]
             self._container_pid = os.getpid()
         return self._container
 
+    def routes_in_force(self) -> RoutesInForce | None:
+        """The routes table this process has in force: its container's, or (a prefork
+        worker's main process) the table its pool processes started with, looked at again."""
+        if self._container is not None and self._container_pid == os.getpid():
+            return self._container.routes_in_force()
+        return self._routes.in_force() if self._routes is not None else None
+
     def use_container(self, container: Container) -> None:
         self._container, self._container_pid = container, os.getpid()
 
@@ -86,6 +93,7 @@ class RelayCelery(Celery):  # type: ignore[misc]
             stall_seconds=settings.worker_stall_seconds,
             on_wedged=on_wedged,
             now=utc_now,
+            routes=self.routes_in_force,
         )
         signals.task_received.connect(lambda **_: watchdog.received(), weak=False)
         signals.worker_ready.connect(lambda **_: watchdog.start(), weak=False)
@@ -170,8 +178,20 @@ def _register_tasks(app: RelayCelery) -> None:
         node = str(self.request.hostname or socket.gethostname())
         queue = str((self.request.delivery_info or {}).get("routing_key") or "?")
         moment = utc_now()
-        with app.container.uow() as uow:
+        container = app.container
+        routes = container.routes_in_force()  # this pool process's own table
+        with container.uow() as uow:
             uow.heartbeats.beat(
-                Beat(node, queue, "worker", socket.gethostname(), os.getpid(), moment, moment)
+                Beat(
+                    node,
+                    queue,
+                    "worker",
+                    socket.gethostname(),
+                    os.getpid(),
+                    moment,
+                    moment,
+                    routes_sha256=routes.sha256 if routes else None,
+                    routes_loaded_at=routes.loaded_at if routes else None,
+                )
             )
             uow.commit()

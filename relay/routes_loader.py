@@ -24,14 +24,17 @@ class CheckOnlyMailbox:
         raise RuntimeError("an adapter built to check the routes file cannot send")
 
 
-def usable_routes(path: Path, content: bytes, settings: Settings) -> RouteTable:
+def usable_routes(
+    path: Path, content: bytes, settings: Settings, *, read_secrets: bool = True
+) -> RouteTable:
     """A table this process can deliver with: valid, secrets set, every adapter builds.
 
     Raises `RoutesFileError` naming every problem. Served numbers that do not exist today
     and municipalities without a recipient do not make a file unusable (their reports are
-    HELD with the reason); `relay routes check` lists them.
+    HELD with the reason); `relay routes check` lists them. `read_secrets=False` checks
+    everything but whether each named secret is present (in this environment, its file).
     """
-    table = routes_from_bytes(path, content)
+    table = routes_from_bytes(path, content, read_secrets=read_secrets)
     problems = []
     with httpx.Client() as client:  # adapters are built to be checked, never used
         resources = AdapterResources(

@@ -25,10 +25,17 @@ from sqlalchemy import Engine
 from ledger.database import create_ledger_engine
 from ledger.heartbeats import PROCESS, Beat
 from ledger.uow import UnitOfWork
+from router.live import RoutesInForce
 
 log = logging.getLogger(__name__)
 
 SENDING_WITHIN_BEATS = 3  # heartbeats count as being sent if the last was this many ago
+
+RoutesSource = Callable[[], RoutesInForce | None]  # which routes table a process has in force
+
+
+def no_routes() -> RoutesInForce | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,10 @@ class Watchdog:
         on_wedged: Callable[[Wedged], None],
         now: Callable[[], datetime],
         clock: Callable[[], float] = time.monotonic,
+        routes: RoutesSource = no_routes,
     ) -> None:
         self.me = me
+        self._routes = routes
         self._database_url = database_url
         self._heartbeat_seconds = heartbeat_seconds
         self._stall_seconds = stall_seconds
@@ -151,6 +160,7 @@ class Watchdog:
         """Record this worker's sign of life; how long ago heartbeats were last sent."""
         moment = self._now()
         me = self.me
+        routes = self._routes()
         with UnitOfWork(engine) as uow:
             uow.heartbeats.beat(
                 Beat(
@@ -162,6 +172,8 @@ class Watchdog:
                     me.started_at,
                     moment,
                     self._last_received_at,
+                    routes.sha256 if routes else None,
+                    routes.loaded_at if routes else None,
                 )
             )
             sent = uow.heartbeats.last("scheduler")
@@ -177,6 +189,7 @@ def send_heartbeats(
     queues: list[str],
     me: Identity,
     now: Callable[[], datetime],
+    routes: RoutesSource = no_routes,
 ) -> int:
     """The scheduler's job: a heartbeat task through every queue the workers consume, then
     its own row saying when. A send that fails (broker down) records nothing, so workers
@@ -184,9 +197,20 @@ def send_heartbeats(
     moment = now()
     for queue in queues:
         send(queue, moment.isoformat())
+    table = routes()
     with uow_factory() as uow:
         uow.heartbeats.beat(
-            Beat(me.process_id, PROCESS, me.role, me.hostname, me.pid, me.started_at, moment)
+            Beat(
+                me.process_id,
+                PROCESS,
+                me.role,
+                me.hostname,
+                me.pid,
+                me.started_at,
+                moment,
+                routes_sha256=table.sha256 if table else None,
+                routes_loaded_at=table.loaded_at if table else None,
+            )
         )
         uow.commit()
     return len(queues)

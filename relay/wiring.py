@@ -77,7 +77,9 @@ def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Per
         Periodic(
             "heartbeats",
             beat,
-            lambda: send_heartbeats(c.uow, publisher.heartbeat, worker_queues(), me, c.now),
+            lambda: send_heartbeats(
+                c.uow, publisher.heartbeat, worker_queues(), me, c.now, c.routes_in_force
+            ),
         ),
         Periodic(
             "worker-watch",

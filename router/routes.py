@@ -2,7 +2,8 @@
 
 Contract: `docs/routes-file.md`. YAML or TOML. A file that does not hold is refused with a
 message naming the entry and the field; a recipient's secret comes from the environment
-variable it names, and a missing variable is an error when the file is loaded.
+variable it names, or from a file (`router.secrets`), and a missing one is an error when
+the file is loaded.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from router.secrets import SecretReader
 
 SERVES_PATTERN = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 
@@ -73,11 +76,16 @@ class RecipientEntry(BaseModel):
     serves: list[str] = Field(min_length=1)
     vendor: str = Field(min_length=1)
     endpoint: str = Field(min_length=1)
+    # Each secret from an environment variable (`*_env`) or a file (`*_file`, relative to
+    # the routes file's directory), read whenever the table is built.
     secret_env: str | None = None
+    secret_file: str | None = None
     # While a signing secret is rotated: the one being retired (pushes carry a signature
     # made with each; docs/signing-secret-rotation.md).
     previous_secret_env: str | None = None
+    previous_secret_file: str | None = None
     token_env: str | None = None
+    token_file: str | None = None
     receipt: ReceiptMode = ReceiptMode.STRICT
     delivery: DeliveryOverrides = Field(default_factory=DeliveryOverrides)
 
@@ -90,6 +98,16 @@ class RecipientEntry(BaseModel):
                     f"{value!r} is neither a kommunenummer (kkkk) nor a bydel (kkkk-bb)"
                 )
         return values
+
+    @model_validator(mode="after")
+    def _one_source_per_secret(self) -> RecipientEntry:
+        for field in SECRETS:
+            if getattr(self, f"{field}_env") and getattr(self, f"{field}_file"):
+                raise ValueError(f"give {field}_env or {field}_file, not both")
+        return self
+
+
+SECRETS = ("secret", "previous_secret", "token")
 
 
 class RoutesDocument(BaseModel):
@@ -123,6 +141,7 @@ class Recipient:
 class RouteTable:
     recipients: Mapping[str, Recipient]
     by_served: Mapping[str, str]  # "kkkk" or "kkkk-bb" -> recipient id
+    sha256: str = ""  # of the file it was built from, once a process has it in force
 
     def recipient_for(self, served: str) -> Recipient | None:
         recipient_id = self.by_served.get(served)
@@ -146,11 +165,20 @@ def read_routes_file(path: Path) -> bytes:
 
 
 def routes_from_bytes(
-    path: Path, content: bytes, environ: Mapping[str, str] | None = None
+    path: Path,
+    content: bytes,
+    environ: Mapping[str, str] | None = None,
+    *,
+    read_secrets: bool = True,
 ) -> RouteTable:
-    """Check and resolve a routes file's content (`path` gives its name and format)."""
-    environ = os.environ if environ is None else environ
-    return build_table(parse_routes(path, content).recipients, environ, source=str(path))
+    """Check and resolve a routes file's content (`path` gives its name and format).
+
+    `read_secrets=False` checks that each secret a vendor needs is named, not that it is
+    present (its value is then `router.secrets.NOT_READ`)."""
+    secrets = SecretReader(
+        os.environ if environ is None else environ, path.parent, read=read_secrets
+    )
+    return build_table(parse_routes(path, content).recipients, secrets, source=str(path))
 
 
 def parse_routes(path: Path, content: bytes) -> RoutesDocument:
@@ -185,9 +213,17 @@ def entry_name(index: int, entry_id: str | None) -> str:
 
 
 def build_table(
-    entries: Sequence[RecipientEntry], environ: Mapping[str, str], *, source: str = "routes"
+    entries: Sequence[RecipientEntry],
+    secrets: Mapping[str, str] | SecretReader,
+    *,
+    source: str = "routes",
 ) -> RouteTable:
-    """The table, or `RoutesFileError` listing every problem (duplicates, missing secrets)."""
+    """The table, or `RoutesFileError` listing every problem (duplicates, missing secrets).
+
+    `secrets` is a `SecretReader`, or an environment (secret files relative to the
+    working directory)."""
+    if not isinstance(secrets, SecretReader):
+        secrets = SecretReader(secrets, Path.cwd())
     problems = structure_problems([(entry.id, entry.serves) for entry in entries])
     recipients: dict[str, Recipient] = {}
     by_served: dict[str, str] = {}
@@ -195,11 +231,16 @@ def build_table(
         where = entry_name(index, entry.id)
         for served in entry.serves:
             by_served.setdefault(served, entry.id)
-        secret = _from_env(entry.secret_env, environ, f"{where}.secret_env", problems)
-        previous = _from_env(
-            entry.previous_secret_env, environ, f"{where}.previous_secret_env", problems
+        secret, previous, token = (
+            secrets.get(
+                getattr(entry, f"{field}_env"),
+                getattr(entry, f"{field}_file"),
+                where,
+                field,
+                problems,
+            )
+            for field in SECRETS
         )
-        token = _from_env(entry.token_env, environ, f"{where}.token_env", problems)
         recipients.setdefault(
             entry.id,
             Recipient(
@@ -218,17 +259,6 @@ def build_table(
     if problems:
         raise RoutesFileError("\n  ".join([f"{source}: the routes file cannot be used", *problems]))
     return RouteTable(recipients=recipients, by_served=by_served)
-
-
-def _from_env(
-    name: str | None, environ: Mapping[str, str], where: str, problems: list[str]
-) -> str | None:
-    if name is None:
-        return None
-    value = environ.get(name)
-    if not value:
-        problems.append(f"{where}: environment variable {name} is not set")
-    return value
 
 
 def _parse(path: Path, content: bytes) -> Any:

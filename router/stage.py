@@ -1,15 +1,24 @@
-"""The routing stage: move a RECEIVED (or re-routed) report to ROUTED or HELD."""
+"""The routing stage: move a RECEIVED (or re-routed) report to ROUTED or HELD.
+
+A HELD report an operator asked to route again (`router.held.request_reroute`) is routed
+here too, by the worker that takes its message, with that worker's routes table: the
+operator's request names the recipient they chose (or none: the routes decide), and the
+transition this stage records says whose request it acted on and which table it used.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from ledger.lifecycle import State
+from ledger.records import Report, StateKind, Transition
 from ledger.topology import deliver_dispatch
 from ledger.uow import UnitOfWork
+from router.choice import Choice, decide
 from router.registry import Registry, default_registry
-from router.resolve import Held, Routed, resolve
+from router.resolve import Held, Routed
 from router.routes import RouteTable
 
 ROUTER = "router"
@@ -25,8 +34,10 @@ def route_report(
     actor: str = ROUTER,
     reason: str | None = None,
     registry: Registry | None = None,
+    act_on_requests: bool = False,
 ) -> State | None:
-    """Route one report if it is in one of `from_states`; returns its new state, or None.
+    """Route one report if it is in one of `from_states` (or, with `act_on_requests`, HELD
+    with an operator's request to route it); returns its new state, or None.
 
     A report in any other state has moved on (a duplicate message): nothing is written.
     `reason` is the actor's (an operator's) reason: on ROUTED it is the transition's
@@ -36,11 +47,23 @@ def route_report(
     registry = default_registry() if registry is None else registry
     with uow:
         report = uow.reports.get(report_id, lock=True)
-        if report is None or report.state not in from_states:
+        if report is None:
             return None
-        decision = resolve(
-            report.submitted_kommunenummer, report.submitted_bydelsnummer, registry, table
+        request = pending_request(uow, report) if act_on_requests else None
+        if request is None and report.state not in from_states:
+            return None
+        choice = (Choice.from_detail(request.detail) if request else None) or Choice()
+        decision = decide(
+            report.submitted_kommunenummer,
+            report.submitted_bydelsnummer,
+            choice,
+            registry,
+            table,
         )
+        extra: dict[str, Any] = {}
+        if request is not None:
+            extra = {"requested_by": request.actor, "routes_sha256": table.sha256}
+            reason = _acting_on(request)
         at = now()
         match decision:
             case Routed():
@@ -50,7 +73,7 @@ def route_report(
                     at=at,
                     actor=actor,
                     reason=reason,
-                    detail=_routed_detail(decision),
+                    detail={**_routed_detail(decision), **extra},
                     changes={
                         "recipient": decision.recipient,
                         "vendor": decision.vendor,
@@ -69,10 +92,22 @@ def route_report(
                     at=at,
                     actor=actor,
                     reason=decision.reason,
-                    detail={"note": reason} if reason else None,
+                    detail={**({"note": reason} if reason else {}), **extra} or None,
                 )
         uow.commit()
         return moved.state
+
+
+def pending_request(uow: UnitOfWork, report: Report) -> Transition | None:
+    """The operator's request to route this HELD report, if no worker has acted on it yet."""
+    if report.state is not State.HELD or report.state_kind != StateKind.REROUTE_REQUESTED:
+        return None
+    return uow.reports.history(report.id)[-1]
+
+
+def _acting_on(request: Transition) -> str:
+    asked = f"as {request.actor} asked"
+    return f"{asked}: {request.reason}" if request.reason else asked
 
 
 def _routed_detail(decision: Routed) -> dict[str, str]:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
 from deliverers.dead_letters import ActionResult, redrive, resolve_manually
 from ledger.lifecycle import State
-from ledger.records import DeadLetterKind
+from ledger.records import DeadLetterKind, Report
 from relay.bootstrap import Container, bootstrap
+from relay.cli.ids import full_id, full_ids
 from relay.cli.options import (
     echo_json,
     json_option,
@@ -21,7 +22,7 @@ from relay.cli.options import (
     settings_and_logging,
     startup_errors,
 )
-from relay.cli.views import attempt_view, dead_letter_view
+from relay.cli.views import attempt_view, dead_letter_view, print_table, whole_column
 
 KIND_HELP = {
     DeadLetterKind.REJECTED: "the case system refused it",
@@ -70,9 +71,15 @@ def list_dead_letters(recipient: str | None, kind: str | None, limit: int, as_js
     if as_json:
         echo_json(views)
         return
-    table = Table(title=f"{len(views)} dead-lettered reports")
-    for column in ("id", "recipient", "kommune", "kind", "attempts", "since", "reason"):
-        table.add_column(column)
+    _print_dead_letters(views)
+
+
+def _print_dead_letters(views: list[dict[str, Any]]) -> None:
+    table = Table(title=f"{len(views)} dead-lettered reports", title_justify="left")
+    whole_column(table, "id", (view["id"] for view in views))
+    whole_column(table, "recipient", (view["recipient"] for view in views))
+    for column in ("kommune", "kind", "attempts", "since", "reason"):
+        table.add_column(column, overflow="fold")
     for view in views:
         table.add_row(
             view["id"],
@@ -83,7 +90,7 @@ def list_dead_letters(recipient: str | None, kind: str | None, limit: int, as_js
             view["dead_lettered_at"],
             view["reason"] or "",
         )
-    Console().print(table)
+    print_table(table)
 
 
 @dlq.command("show")
@@ -91,12 +98,15 @@ def list_dead_letters(recipient: str | None, kind: str | None, limit: int, as_js
 @json_option
 @startup_errors
 def show(report_id: str, as_json: bool) -> None:
-    """One report's attempts and their outcomes."""
+    """One report's attempts and their outcomes. ID may be a unique prefix (8+ characters)."""
     container = _container()
-    with container.uow() as uow:
-        report = uow.reports.get(report_id)
-        history = uow.reports.history(report_id) if report else []
-    container.close()
+    try:
+        report_id = full_id(container.uow, report_id)
+        with container.uow() as uow:
+            report = uow.reports.get(report_id)
+            history = uow.reports.history(report_id) if report else []
+    finally:
+        container.close()
     if report is None:
         click.echo(f"relay: no report {report_id}", err=True)
         sys.exit(1)
@@ -107,9 +117,9 @@ def show(report_id: str, as_json: bool) -> None:
         return
     for key in ("id", "state", "recipient", "kommunenummer", "kind", "attempts", "reason"):
         click.echo(f"{key:>14}: {view[key]}")
-    table = Table(title="history")
+    table = Table(title="history", title_justify="left")
     for column in ("#", "at", "transition", "by", "attempt", "outcome", "ms", "reason"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for entry in view["history"]:
         outcome = entry.get("status_code") or entry.get("error") or ""
         table.add_row(
@@ -122,7 +132,7 @@ def show(report_id: str, as_json: bool) -> None:
             str(entry.get("duration_ms", "")),
             entry["reason"] or "",
         )
-    Console().print(table)
+    print_table(table)
 
 
 @dlq.command("redrive")
@@ -131,6 +141,8 @@ def show(report_id: str, as_json: bool) -> None:
 @click.option("--all", "everything", is_flag=True, help="Every dead letter.")
 @click.option("--reason", required=True, help="Why it is sent again; recorded in the ledger.")
 @operator_option
+@click.option("--yes", is_flag=True, help="With --recipient or --all: do not ask first.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent again; do nothing.")
 @json_option
 @startup_errors
 def redrive_command(
@@ -139,33 +151,80 @@ def redrive_command(
     everything: bool,
     reason: str,
     operator: str,
+    yes: bool,
+    dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Send dead-lettered reports again, routed with today's routes."""
+    """Send dead-lettered reports again, routed with today's routes.
+
+    IDs may be unique prefixes (8 characters or more). With --recipient or --all, shows
+    how many would be sent again, by recipient and kind, and asks before it acts (--yes:
+    does not ask)."""
     chosen = sum(bool(x) for x in (report_ids, recipient, everything))
     if chosen != 1:
         raise click.UsageError("give report ids, or --recipient R, or --all (one of them)")
+    if not reason.strip() or not operator.strip():
+        raise click.UsageError("--reason and --operator must not be empty")
     container = _container()
-    container.check_routes()
-    ids = list(report_ids)
-    if not ids:
-        with container.uow() as uow:
-            ids = [
-                r.id
-                for r in uow.queries.reports_in(
-                    [State.DEAD_LETTERED], recipient=recipient, limit=1_000_000
-                )
-            ]
-    table = container.routes
+    try:
+        reports = _dead_letters(container, report_ids, recipient)
+        if dry_run:
+            _plan(reports, as_json, dry_run=True)
+            return
+        if (recipient or everything) and not yes:
+            _plan(reports, as_json=False, dry_run=False)
+            if reports:
+                click.confirm(f"Send these {len(reports)} reports again?", abort=True, err=True)
+        container.check_routes()
+        table = container.routes
 
-    def send_again(report_id: str) -> ActionResult:
-        return redrive(
-            container.uow, table, report_id, container.now, operator=operator, reason=reason
-        )
+        def send_again(report_id: str) -> ActionResult:
+            return redrive(
+                container.uow, table, report_id, container.now, operator=operator, reason=reason
+            )
 
-    results = _each(ids, send_again, as_json)
-    container.close()
+        results = _each([report.id for report in reports], send_again, as_json)
+    finally:
+        container.close()
     _finish(results, as_json, "redriven")
+
+
+def _dead_letters(
+    container: Container, report_ids: tuple[str, ...], recipient: str | None
+) -> list[Report]:
+    """The reports named (whole ids or prefixes), or every dead letter (of `recipient`)."""
+    with container.uow() as uow:
+        if not report_ids:
+            return uow.queries.reports_in(
+                [State.DEAD_LETTERED], recipient=recipient, limit=1_000_000
+            )
+    ids = full_ids(container.uow, report_ids)
+    with container.uow() as uow:
+        return [report for report in map(uow.reports.get, ids) if report is not None]
+
+
+def _plan(reports: list[Report], as_json: bool, *, dry_run: bool) -> None:
+    """What a redrive would do: how many, by recipient and kind (and, dry, which)."""
+    elsewhere = [r for r in reports if r.state is not State.DEAD_LETTERED]
+    if as_json:
+        echo_json({"dry_run": dry_run, "reports": [dead_letter_view(r) for r in reports]})
+        return
+    click.echo(
+        f"{len(reports) - len(elsewhere)} dead letters would be sent again"
+        f" (routed with today's routes){'; dry run, nothing done' if dry_run else ''}",
+        err=not dry_run,
+    )
+    for label, counts in (
+        ("by recipient", Counter(r.recipient or "-" for r in reports if r not in elsewhere)),
+        ("by kind", Counter(r.state_kind or "-" for r in reports if r not in elsewhere)),
+    ):
+        if counts:
+            line = ", ".join(f"{key} {count}" for key, count in counts.most_common())
+            click.echo(f"  {label}: {line}", err=not dry_run)
+    if elsewhere:
+        click.echo(f"  not dead-lettered (left alone): {len(elsewhere)}", err=not dry_run)
+    if dry_run and reports:
+        _print_dead_letters([dead_letter_view(r) for r in reports])
 
 
 @dlq.command("resolve")
@@ -175,12 +234,19 @@ def redrive_command(
 @json_option
 @startup_errors
 def resolve_command(report_id: str, reason: str, operator: str, as_json: bool) -> None:
-    """Mark a dead letter RESOLVED_MANUALLY: it reached the case system another way."""
+    """Mark a dead letter RESOLVED_MANUALLY: it reached the case system another way.
+    ID may be a unique prefix (8+ characters)."""
     container = _container()
-    result = resolve_manually(
-        container.uow, report_id, container.now, operator=operator, reason=reason
-    )
-    container.close()
+    try:
+        result = resolve_manually(
+            container.uow,
+            full_id(container.uow, report_id),
+            container.now,
+            operator=operator,
+            reason=reason,
+        )
+    finally:
+        container.close()
     _finish([result], as_json, "resolved")
 
 

@@ -9,13 +9,13 @@ from datetime import datetime
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from ledger.clock import rfc3339
 from ledger.heartbeats import PROCESS, Beat
 from relay.bootstrap import bootstrap
 from relay.cli.options import echo_json, json_option, settings_and_logging, startup_errors
+from relay.cli.views import print_table, whole_column
 
 
 @click.command("health")
@@ -66,6 +66,8 @@ def health(role: str | None, host: str | None, as_json: bool) -> None:
             "beat_at": rfc3339(beat.beat_at),
             "age_seconds": round(_age(beat, now), 1),
             "last_message_at": rfc3339(beat.consumed_at) if beat.consumed_at else None,
+            "routes_sha256": beat.routes_sha256,
+            "routes_loaded_at": rfc3339(beat.routes_loaded_at) if beat.routes_loaded_at else None,
         }
         for beat in beats
     ]
@@ -73,7 +75,8 @@ def health(role: str | None, host: str | None, as_json: bool) -> None:
         echo_json(views)
         return
     table = Table(title="processes (rows with a queue: heartbeats that worker took from it)")
-    for column in ("process", "queue", "role", "host", "pid", "age s", "last message"):
+    whole_column(table, "process", (view["process"] for view in views))
+    for column in ("queue", "role", "host", "pid", "age s", "last message", "routes"):
         table.add_column(column, overflow="fold")
     for view in views:
         table.add_row(
@@ -84,8 +87,9 @@ def health(role: str | None, host: str | None, as_json: bool) -> None:
             str(view["pid"]),
             f"{view['age_seconds']:g}",
             view["last_message_at"] or "-",
+            (view["routes_sha256"] or "-")[:12],
         )
-    Console().print(table)
+    print_table(table)
 
 
 def _age(beat: Beat, now: datetime) -> float:

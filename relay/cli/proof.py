@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from ledger.alerts import overdue_reports
@@ -16,6 +15,7 @@ from ledger.lifecycle import IN_FLIGHT, State
 from ledger.records import Report
 from relay.bootstrap import Container, bootstrap
 from relay.cli.options import echo_json, json_option, settings_and_logging, startup_errors
+from relay.cli.views import print_table, whole_column
 from relay.wiring import reconcile_recipients
 from router.routes import ReceiptMode
 
@@ -89,12 +89,15 @@ def overdue_command(as_json: bool) -> None:
     if as_json:
         echo_json(views)
     else:
-        table = Table(title=f"{len(views)} overdue reports")
-        for column in ("id", "state", "recipient", "kommune", "received", "reason"):
-            table.add_column(column)
+        table = Table(title=f"{len(views)} overdue reports", title_justify="left")
+        whole_column(table, "id", (view["id"] for view in views))
+        table.add_column("state", overflow="fold")
+        whole_column(table, "recipient", (view["recipient"] for view in views))
+        for column in ("kommune", "received", "reason"):
+            table.add_column(column, overflow="fold")
         for view in views:
             table.add_row(*(str(value or "-") for value in view.values()))
-        Console().print(table)
+        print_table(table)
     if views:
         sys.exit(1)
 
@@ -118,9 +121,9 @@ def health(as_json: bool) -> None:
     if as_json:
         echo_json(views)
         return
-    table = Table(title="recipients")
+    table = Table(title="recipients", title_justify="left")
+    whole_column(table, "recipient", (view["recipient"] for view in views))
     for column in (
-        "recipient",
         "vendor",
         "verifiable",
         "last success",
@@ -129,7 +132,7 @@ def health(as_json: bool) -> None:
         "dead",
         "overdue",
     ):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for view in views:
         table.add_row(
             view["recipient"],
@@ -141,7 +144,7 @@ def health(as_json: bool) -> None:
             str(view["dead_letters"]),
             str(view["overdue"]),
         )
-    Console().print(table)
+    print_table(table)
 
 
 def health_views(container: Container) -> list[dict[str, Any]]:

@@ -6,13 +6,13 @@ import json
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from ledger.access import read_content
 from ledger.clock import rfc3339
 from ledger.content_crypto import ContentUnreadable
 from relay.bootstrap import bootstrap
+from relay.cli.ids import full_id
 from relay.cli.options import (
     echo_json,
     json_option,
@@ -20,6 +20,7 @@ from relay.cli.options import (
     settings_and_logging,
     startup_errors,
 )
+from relay.cli.views import print_table, whole_column
 
 
 @click.group()
@@ -34,11 +35,13 @@ def report() -> None:
 @startup_errors
 def show(report_id: str, reason: str, operator: str) -> None:
     """Print a report's content as the portal sent it. Who, when and why is recorded in the
-    ledger first; `relay report accesses` lists it."""
+    ledger first; `relay report accesses` lists it. ID may be a unique prefix (8+
+    characters)."""
     if not reason.strip() or not operator.strip():
         raise click.UsageError("--reason and --operator must not be empty")
     container = bootstrap(settings_and_logging())
     try:
+        report_id = full_id(container.uow, report_id)
         disclosure = read_content(
             container.uow, report_id, operator=operator, reason=reason, now=container.now
         )
@@ -64,9 +67,12 @@ def show(report_id: str, reason: str, operator: str) -> None:
 @json_option
 @startup_errors
 def accesses(report_id: str | None, as_json: bool) -> None:
-    """Who read reports' content (or this report's), when and why, oldest first."""
+    """Who read reports' content (or this report's: a unique prefix of 8+ characters will
+    do), when and why, oldest first."""
     container = bootstrap(settings_and_logging(), content=False)
     try:
+        if report_id is not None:
+            report_id = full_id(container.uow, report_id)
         with container.uow() as uow:
             found = uow.contents.accesses(report_id)
     finally:
@@ -79,8 +85,10 @@ def accesses(report_id: str | None, as_json: bool) -> None:
         echo_json(views)
         return
     table = Table(title=f"{len(views)} reads of report content", title_justify="left")
-    for column in ("at", "report", "operator", "reason"):
+    table.add_column("at", overflow="fold")
+    whole_column(table, "report", (view["report_id"] for view in views))
+    for column in ("operator", "reason"):
         table.add_column(column, overflow="fold")
     for view in views:
         table.add_row(view["at"], view["report_id"], view["operator"], view["reason"])
-    Console().print(table)
+    print_table(table)

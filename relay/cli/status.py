@@ -10,6 +10,7 @@ import click
 
 from ledger.clock import rfc3339
 from relay.bootstrap import bootstrap
+from relay.cli.ids import full_id
 from relay.cli.options import settings_and_logging, startup_errors
 from relay.cli.views import transition_view
 
@@ -19,9 +20,11 @@ from relay.cli.views import transition_view
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @startup_errors
 def status(report_id: str, as_json: bool) -> None:
-    """A report's state and its full history (metadata only)."""
+    """A report's state and its full history (metadata only). ID may be a unique prefix
+    (8 characters or more)."""
     container = bootstrap(settings_and_logging(), content=False)
     try:
+        report_id = full_id(container.uow, report_id)
         with container.uow() as uow:
             report = uow.reports.get(report_id)
             history = uow.reports.history(report_id) if report else []

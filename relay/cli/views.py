@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from rich.console import Console
+from rich.table import Table
 
 from ledger.clock import rfc3339
 from ledger.records import Report, Transition
@@ -39,3 +43,25 @@ def dead_letter_view(report: Report) -> dict[str, Any]:
         "attempts": report.attempts,
         "dead_lettered_at": rfc3339(report.updated_at),
     }
+
+
+def whole_column(table: Table, heading: str, values: Iterable[str | None]) -> None:
+    """A column of report ids or recipient names, which no table may cut: as wide as its
+    longest value (`print_table` folds it, never cuts it, where the terminal is too narrow)."""
+    widest = max((len(value) for value in values if value), default=0)
+    table.add_column(heading, overflow="fold", min_width=max(widest, len(heading)))
+
+
+NARROWEST = 4  # what another column needs at least, folded
+
+
+def print_table(table: Table, console: Console | None = None) -> None:
+    """Print `table` with its whole columns at their full width where the terminal has room
+    for them and a little of every other column; else with every column folded (rich would
+    cut the table at the terminal's edge rather than narrow a column below its min_width)."""
+    console = console or Console()
+    needed = 1 + sum((column.min_width or NARROWEST) + 3 for column in table.columns)
+    if needed > console.width:
+        for column in table.columns:
+            column.min_width = None
+    console.print(table)

@@ -66,23 +66,27 @@ def test_a_held_report_is_delivered_once_the_routes_are_fixed_and_it_is_rerouted
     assert [(r["id"], r["reason"]) for r in json.loads(listed.stdout)] == [(report_id, reason)]
 
     stack.write_routes(WITH_TRONDHEIM)  # while everything runs
+    let_every_process_look()  # the workers route the request, with the table they have
     rerouted = stack.relay_exit("held", "reroute", "--all", "--operator=kari", "--reason=fixed")
     assert rerouted.returncode == 0, rerouted.stdout + rerouted.stderr
     assert "routed, by recipient: 1" in rerouted.stdout
 
     stack.wait_for_states([report_id], {State.DELIVERED}, timeout=90)
     recorded = history(stack, report_id)
-    # RECEIVED -> HELD -> ROUTED -> DELIVERED, with the attempt's DELIVERING (its lease) between.
+    # RECEIVED -> HELD -> HELD (the operator's request) -> ROUTED (a worker acting on it) ->
+    # DELIVERED, with the attempt's DELIVERING (its lease) between.
     assert [state for state, _, _ in recorded] == [
         State.RECEIVED,
+        State.HELD,
         State.HELD,
         State.ROUTED,
         State.DELIVERING,
         State.DELIVERED,
     ]
-    assert [(actor, why) for _, actor, why in recorded[1:3]] == [
+    assert [(actor, why) for _, actor, why in recorded[1:4]] == [
         ("router", reason),
         ("operator:kari", "fixed"),
+        ("router", "as operator:kari asked: fixed"),
     ]
     assert recorded[-1][1] == "deliverer"
     assert recipient_of(stack, report_id) == ("trondheim", "5001")

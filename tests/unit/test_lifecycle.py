@@ -24,6 +24,7 @@ ALLOWED = [
     (State.MISSING, State.ROUTED),
     (State.DEAD_LETTERED, State.ROUTED),
     (State.DEAD_LETTERED, State.RESOLVED_MANUALLY),
+    (State.HELD, State.RESOLVED_MANUALLY),  # handled outside the pipeline
     (State.VERIFIED, State.VERIFIED),  # its content erased
     (State.RESOLVED_MANUALLY, State.RESOLVED_MANUALLY),  # its content erased
 ]
@@ -42,7 +43,6 @@ REFUSED = [
     (State.VERIFIED, State.DEAD_LETTERED),
     (State.RESOLVED_MANUALLY, State.ROUTED),
     (State.RECEIVED, State.RESOLVED_MANUALLY),
-    (State.HELD, State.RESOLVED_MANUALLY),
     (State.DEAD_LETTERED, State.DEAD_LETTERED),
     (State.DELIVERED, State.DELIVERED),
 ]

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from ledger.digest import sha256_hex
 from router.live import LiveRoutes
 from router.routes import RoutesFileError, RouteTable, routes_from_bytes
-from tests.support.clock import Clock
+from tests.support.clock import T0, Clock
 
 ENV = {"SECRET": "s" * 32}
 
@@ -128,3 +129,22 @@ def test_a_file_that_cannot_be_used_at_start_is_an_error(tmp_path: Path) -> None
     bad.write_text(routes("4601").replace("rest-json", "rest-json, colour: blue"), "utf-8")
     with pytest.raises(RoutesFileError, match=r"recipients\[0\] \(id=bergen\)\.colour"):
         LiveRoutes(bad, Builds())
+
+
+def test_the_table_in_force_is_named_by_its_files_sha256_and_since_when(
+    path: Path, clock: Clock
+) -> None:
+    live = LiveRoutes(path, Builds(), check_seconds=1, clock=clock.monotonic, wall=clock)
+    first = live.in_force()
+    assert (first.sha256, first.loaded_at) == (sha256_hex(path.read_bytes()), T0)
+    assert live.current().sha256 == first.sha256, "the table carries its file's sha256"
+
+    clock.advance(5)
+    write(path, routes("4601", "5001"))
+    now = live.in_force()  # looks at the file first, as routing does
+    assert (now.sha256, now.loaded_at) == (sha256_hex(path.read_bytes()), clock())
+    assert live.current().sha256 == now.sha256
+
+    clock.advance(5)
+    write(path, routes("46O1"))  # refused: the table in force, and its time, stay
+    assert live.in_force() == now
