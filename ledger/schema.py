@@ -240,7 +240,7 @@ heartbeats = Table(
     Column("beat_at", UTCDateTime(), nullable=False),
     Column("consumed_at", UTCDateTime()),  # a worker's last message taken from the broker
     # The routes table the process (or, on a queue's row, the pool process that took the
-    # heartbeat) has in force: its file's SHA-256, and since when (migration 0007).
+    # heartbeat) has in force: its file's SHA-256, and since when (migration 0008).
     Column("routes_sha256", String(64)),
     Column("routes_loaded_at", UTCDateTime()),
     Index(None, "role", "beat_at"),

@@ -1,8 +1,8 @@
 """Which routes table each process has in force: the SHA-256 of its routes file's bytes and
 when it started using it, on its heartbeat rows (`relay routes status`).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-26
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from ledger.schema import UTCDateTime
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
