@@ -9,7 +9,7 @@ import click
 import pytest
 import yaml
 
-from relay.cli import main
+from tests.support.monitoring import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text("utf-8"))
@@ -17,20 +17,6 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 RELAY_SERVICES = [
     name for name, service in SERVICES.items() if service.get("command", [""])[0] == "relay"
 ]
-
-
-def resolve(arguments: list[str]) -> click.Command:
-    """Find `relay …`'s click command and parse its options, as the CLI would at start."""
-    command: click.Command = main
-    remaining = list(arguments)
-    while isinstance(command, click.Group):
-        name = remaining.pop(0)
-        sub = command.get_command(click.Context(command), name)
-        if sub is None:
-            raise click.UsageError(f"no relay subcommand {name}")
-        command = sub
-    command.make_context(command.name or "", remaining)
-    return command
 
 
 def test_resolve_refuses_what_the_cli_refuses() -> None:
