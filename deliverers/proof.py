@@ -39,6 +39,17 @@ class ReconcileResult:
     error: str | None = None
 
 
+def about(report: Report, event: str) -> dict[str, str | None]:
+    """The fields of a log line about a report (`extra=`), never its content; `state` is
+    where the report is now."""
+    return {
+        "report_id": report.id,
+        "recipient": report.recipient,
+        "state": report.state.value,
+        "event": event,
+    }
+
+
 def mark_missing(
     uow: UnitOfWork, report: Report, *, actor: str, reason: str, now: datetime
 ) -> Report:
@@ -122,7 +133,12 @@ def verify_report(
     except Unsupported:
         proof = "the receipt carried our sha256; the protocol has no read-back"
     except DeliveryError as error:
-        log.warning("read-back of report %s failed (%s); will try again", report.id, error)
+        log.warning(
+            "read-back of report %s failed (%s); will try again",
+            report.id,
+            error,
+            extra=about(report, "read-back-failed"),
+        )
         return None
     with uow_factory() as uow:
         current = uow.reports.unmoved(report)
@@ -139,13 +155,23 @@ def verify_report(
                 reason="read-back: the case system does not have it",
                 now=at,
             )
-            log.error("report %s acknowledged by %s but not stored", report.id, report.recipient)
+            log.error(
+                "report %s acknowledged by %s but not stored",
+                report.id,
+                report.recipient,
+                extra=about(moved, "false-receipt"),
+            )
         elif copy.sha256 != current.delivery_sha256:
             mismatch = dead_letter(
                 "content mismatch", DeadLetterKind.CONTENT_MISMATCH, {"read_back": True}
             )
             moved = record(uow, current, mismatch, at=at, actor=VERIFIER)
-            log.error("report %s stored with another hash by %s", report.id, report.recipient)
+            log.error(
+                "report %s stored with another hash by %s",
+                report.id,
+                report.recipient,
+                extra=about(moved, "content-mismatch"),
+            )
         else:
             moved = uow.reports.move(
                 current,
@@ -204,7 +230,7 @@ def reconcile_recipient(
             report = uow.reports.get(report_id, lock=True)
             if report is None or report.state not in STORED or report.updated_at > checked_at:
                 continue
-            mark_missing(
+            moved = mark_missing(
                 uow,
                 report,
                 actor=RECONCILER,
@@ -213,5 +239,10 @@ def reconcile_recipient(
             )
             uow.commit()
             result.missing.append(report_id)
-            log.error("report %s missing from %s's case system", report_id, recipient)
+            log.error(
+                "report %s missing from %s's case system",
+                report_id,
+                recipient,
+                extra=about(moved, "missing"),
+            )
     return result
