@@ -133,7 +133,9 @@ def create_celery(settings: Settings) -> RelayCelery:
         task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 15,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        worker_send_task_events=False,
+        # Task events let Flower (or `celery events`) follow tasks on a production broker.
+        worker_send_task_events=settings.task_events,
+        task_send_sent_event=settings.task_events,
         worker_enable_remote_control=False,
     )
     if settings.log_format == "json":

@@ -11,6 +11,7 @@ import click
 from relay.cli.db import db
 from relay.cli.demo import bench, demo
 from relay.cli.dlq import dlq
+from relay.cli.flower import flower
 from relay.cli.health import health
 from relay.cli.held import held
 from relay.cli.keys import keys
@@ -50,5 +51,6 @@ for command in (
     report,
     retention,
     ledger,
+    flower,
 ):
     main.add_command(command)
