@@ -38,6 +38,7 @@ class JsonLines(JsonFormatter):
         )
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        log_data.pop("color_message", None)  # uvicorn's message again, with terminal colours
         return {"time": log_data.pop("time"), **log_data}
 
 

@@ -34,6 +34,11 @@ def test_a_json_line_holds_time_level_logger_message_and_the_fields_passed() -> 
     assert parsed["event"] == "false-receipt"
 
 
+def test_uvicorns_coloured_copy_of_the_message_is_left_out() -> None:
+    line = JsonLines().format(record(color_message="\x1b[36mreport\x1b[0m"))
+    assert "color_message" not in json.loads(line)
+
+
 def test_a_traceback_stays_inside_its_line() -> None:
     try:
         raise ValueError("no content here")
