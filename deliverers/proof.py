@@ -40,6 +40,17 @@ class ReconcileResult:
     error: str | None = None
 
 
+def about(report: Report, event: str) -> dict[str, str | None]:
+    """The fields of a log line about a report (`extra=`), never its content; `state` is
+    where the report is now."""
+    return {
+        "report_id": report.id,
+        "recipient": report.recipient,
+        "state": report.state.value,
+        "event": event,
+    }
+
+
 def mark_missing(
     uow: UnitOfWork, report: Report, *, actor: str, reason: str, now: datetime
 ) -> Report:
@@ -123,7 +134,12 @@ def verify_report(
     except Unsupported:
         proof = "the receipt carried our sha256; the protocol has no read-back"
     except DeliveryError as error:
-        log.warning("read-back of report %s failed (%s); will try again", report.id, error)
+        log.warning(
+            "read-back of report %s failed (%s); will try again",
+            report.id,
+            error,
+            extra=about(report, "read-back-failed"),
+        )
         metrics.read_back(report.recipient, "error")
         return None
     with uow_factory() as uow:
@@ -143,14 +159,24 @@ def verify_report(
                 reason="read-back: the case system does not have it",
                 now=at,
             )
-            log.error("report %s acknowledged by %s but not stored", report.id, report.recipient)
+            log.error(
+                "report %s acknowledged by %s but not stored",
+                report.id,
+                report.recipient,
+                extra=about(moved, "false-receipt"),
+            )
         elif copy.sha256 != current.delivery_sha256:
             result = "mismatch"
             mismatch = dead_letter(
                 "content mismatch", DeadLetterKind.CONTENT_MISMATCH, {"read_back": True}
             )
             moved = record(uow, current, mismatch, at=at, actor=VERIFIER)
-            log.error("report %s stored with another hash by %s", report.id, report.recipient)
+            log.error(
+                "report %s stored with another hash by %s",
+                report.id,
+                report.recipient,
+                extra=about(moved, "content-mismatch"),
+            )
         else:
             result = "verified"
             moved = uow.reports.move(
@@ -217,7 +243,7 @@ def reconcile_recipient(
                 continue
             receipt = receipt_at(uow, report)
             at = now()
-            mark_missing(
+            moved = mark_missing(
                 uow,
                 report,
                 actor=RECONCILER,
@@ -227,7 +253,12 @@ def reconcile_recipient(
             uow.commit()
         result.missing.append(report_id)
         metrics.false_receipt(recipient, (at - receipt).total_seconds())
-        log.error("report %s missing from %s's case system", report_id, recipient)
+        log.error(
+            "report %s missing from %s's case system",
+            report_id,
+            recipient,
+            extra=about(moved, "missing"),
+        )
     metrics.reconciled(recipient, "missing" if result.missing else "ok")
     return result
 

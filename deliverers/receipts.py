@@ -74,7 +74,10 @@ def handle_receipt(
             or report.state not in (State.DELIVERING, State.AWAITING_RECEIPT)
         ):
             log.info(
-                "receipt %s for report %s ignored: not awaited", receipt.type, receipt.report_id
+                "receipt %s for report %s ignored: not awaited",
+                receipt.type,
+                receipt.report_id,
+                extra={"report_id": receipt.report_id, "event": "receipt-ignored"},
             )
             return None
         document = uow.reports.document(report.id)
@@ -82,7 +85,16 @@ def handle_receipt(
         expected = sha256_hex(body_for(report, document))
         outcome = interpret(receipt, expected, receipt_mode_for(report.recipient))
         if outcome is None:
-            log.warning("receipt of unknown type %s for report %s", receipt.type, report.id)
+            log.warning(
+                "receipt of unknown type %s for report %s",
+                receipt.type,
+                report.id,
+                extra={
+                    "report_id": report.id,
+                    "recipient": report.recipient,
+                    "event": "receipt-unknown",
+                },
+            )
             return None
         moved = apply_outcome(
             uow,

@@ -81,7 +81,12 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
         raw = await read_body(request, config.max_body_bytes)
         accepted = await run_in_threadpool(_submit, config, client_id, key, raw)
         if not accepted.replay:
-            log.info("accepted report %s from client %s", accepted.id, client_id)
+            log.info(
+                "accepted report %s from client %s",
+                accepted.id,
+                client_id,
+                extra={"report_id": accepted.id, "state": "RECEIVED", "event": "accepted"},
+            )
         return JSONResponse(
             accepted_body(accepted),
             status_code=202,

@@ -94,6 +94,17 @@ class AlertStore:
         )
 
 
+def alert_fields(alert: Alert) -> dict[str, str | None]:
+    """The fields of an alert's log line (`extra=`)."""
+    return {
+        "report_id": alert.report_id,
+        "recipient": alert.recipient,
+        "state": alert.state,
+        "event": "alert",
+        "alert": alert.kind,
+    }
+
+
 @dataclass(frozen=True)
 class OverdueLimits:
     """How long a report may take from RECEIVED to VERIFIED, per recipient."""
@@ -162,7 +173,7 @@ def raise_stall_alert(
     )
     new = _raise(uow_factory, oldest, "workers-stalled", reason, now)
     if new:
-        log.critical("workers stalled: %s", reason)
+        log.critical("workers stalled: %s", reason, extra={"event": "workers-stalled"})
     return new
 
 
@@ -185,5 +196,6 @@ def _raise(
             report.recipient,
             report.state.value,
             reason,
+            extra=alert_fields(alert),
         )
     return int(new)

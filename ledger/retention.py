@@ -95,7 +95,12 @@ def _erase(
     try:
         document = uow.reports.document(report.id)
     except ContentUnreadable as error:
-        log.error("retention cannot erase report %s: %s", report.id, error)
+        log.error(
+            "retention cannot erase report %s: %s",
+            report.id,
+            error,
+            extra={"report_id": report.id, "state": report.state.value, "event": "not-erased"},
+        )
         return Erasure(**{**vars(chosen), "note": str(error)})
     if document is None:
         return Erasure(**{**vars(chosen), "note": "no content"})
@@ -103,7 +108,12 @@ def _erase(
     digest = sha256_hex(body)
     if report.delivery_sha256 is not None and digest != report.delivery_sha256:
         note = "its content does not hash to what was delivered; kept for a person to look at"
-        log.error("retention did not erase report %s: %s", report.id, note)
+        log.error(
+            "retention did not erase report %s: %s",
+            report.id,
+            note,
+            extra={"report_id": report.id, "state": report.state.value, "event": "not-erased"},
+        )
         return Erasure(**{**vars(chosen), "note": note})
     uow.reports.erase_content(
         report,

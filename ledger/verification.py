@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ledger.alerts import Alert
+from ledger.alerts import Alert, alert_fields
 from ledger.chain import ChainBreak, chain_break
 from ledger.chains import Head
 
@@ -102,6 +102,7 @@ class ChainWatch:
                     CHAIN_BROKEN,
                     head.report_id,
                     reason,
+                    extra=alert_fields(alert),
                 )
         self._since = started
         return broken

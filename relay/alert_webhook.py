@@ -1,15 +1,19 @@
-"""The edge where alerts leave the ledger: POSTed to RELAY_ALERT_WEBHOOK_URL until a 2xx."""
+"""The edge where alerts leave the ledger: POSTed to RELAY_ALERT_WEBHOOK_URL until a 2xx,
+in the relay's own JSON or in Alertmanager's webhook format (RELAY_ALERT_WEBHOOK_FORMAT;
+docs/alert-webhook.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 
 from ledger.alerts import Alert
 from ledger.clock import rfc3339
 from ledger.uow import UnitOfWork
+from relay.alertmanager import alert_body
 from relay.process_metrics import alert_posted
 
 RETRY_CAP_SECONDS = 3600
@@ -21,8 +25,11 @@ def send_alerts(
     http: httpx.Client,
     url: str | None,
     now: Callable[[], datetime],
+    *,
+    payload_format: str = "relay",
 ) -> int:
     """POST unsent alerts to `url`; each is retried with backoff until a 2xx."""
+    payload = PAYLOADS[payload_format]
     if not url:
         return 0
     with uow_factory() as uow:
@@ -30,7 +37,7 @@ def send_alerts(
     sent = 0
     for alert in pending:
         try:
-            delivered = http.post(url, json=alert_payload(alert), timeout=TIMEOUT).is_success
+            delivered = http.post(url, json=payload(alert), timeout=TIMEOUT).is_success
         except httpx.HTTPError:
             delivered = False
         alert_posted(delivered)
@@ -45,7 +52,8 @@ def send_alerts(
     return sent
 
 
-def alert_payload(alert: Alert) -> dict[str, str | None]:
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    """The relay's own format: one flat object per alert."""
     return {
         "kind": alert.kind,
         "report_id": alert.report_id,
@@ -54,3 +62,9 @@ def alert_payload(alert: Alert) -> dict[str, str | None]:
         "reason": alert.reason,
         "raised_at": rfc3339(alert.raised_at),
     }
+
+
+PAYLOADS: dict[str, Callable[[Alert], dict[str, Any]]] = {
+    "relay": alert_payload,
+    "alertmanager": alert_body,
+}

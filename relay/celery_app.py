@@ -25,6 +25,7 @@ from ledger.heartbeats import Beat
 from ledger.topology import DELIVER_TASK, HEARTBEAT_TASK, ROUTE_QUEUE, ROUTE_TASK, queues_for
 from relay.bootstrap import Container, bootstrap, live_routes
 from relay.broker import celery_broker_config
+from relay.logs import celery_in_json
 from relay.settings import Settings
 from relay.watchdog import Watchdog, Wedged, identity
 from router.live import LiveRoutes, RoutesInForce
@@ -140,11 +141,20 @@ def create_celery(settings: Settings) -> RelayCelery:
         task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 15,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        worker_send_task_events=False,
+        # Task events let Flower (or `celery events`) follow tasks on a production broker.
+        worker_send_task_events=settings.task_events,
+        task_send_sent_event=settings.task_events,
         worker_enable_remote_control=False,
     )
+    if settings.log_format == "json":
+        # With a receiver for this signal, Celery leaves logging to us (relay.logs).
+        signals.setup_logging.connect(_json_logging, weak=False, dispatch_uid="relay-json-logging")
     _register_tasks(app)
     return app
+
+
+def _json_logging(**_: Any) -> None:
+    celery_in_json()
 
 
 def _register_tasks(app: RelayCelery) -> None:

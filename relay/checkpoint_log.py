@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from ledger.checkpoint import Checkpoint
+from relay.alertmanager import checkpoint_body
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +19,18 @@ TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 class CheckpointLog:
-    def __init__(self, path: Path, http: httpx.Client, webhook_url: str | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        http: httpx.Client,
+        webhook_url: str | None,
+        *,
+        webhook_format: str = "relay",
+    ) -> None:
         self._path = path
         self._http = http
         self._webhook_url = webhook_url
+        self._webhook_format = webhook_format
 
     def __call__(self, checkpoint: Checkpoint) -> None:
         line = json.dumps(checkpoint.as_json(), sort_keys=True) + "\n"
@@ -33,6 +42,8 @@ class CheckpointLog:
         if not self._webhook_url:
             return
         payload = {"kind": "checkpoint", **checkpoint.as_json()}
+        if self._webhook_format == "alertmanager":
+            payload = checkpoint_body(checkpoint.as_json(), checkpoint.cutoff)
         try:
             answered = self._http.post(self._webhook_url, json=payload, timeout=TIMEOUT)
             if not answered.is_success:

@@ -39,7 +39,14 @@ def run_embedded(container: Container, host: str, port: int) -> None:
     log.info("intake API listening on %s", api.url)
     try:
         while True:
-            celery.worker_main(worker_argv(settings.worker_concurrency, pool="threads", node=node))
+            celery.worker_main(
+                worker_argv(
+                    settings.worker_concurrency,
+                    pool="threads",
+                    node=node,
+                    quiet=settings.log_format == "json",
+                )
+            )
             if not restart.is_set():
                 break
             restart.clear()
@@ -52,9 +59,16 @@ def run_embedded(container: Container, host: str, port: int) -> None:
 
 
 def worker_argv(
-    concurrency: int, *, pool: str, node: str, queues: list[str] | None = None
+    concurrency: int,
+    *,
+    pool: str,
+    node: str,
+    queues: list[str] | None = None,
+    quiet: bool = False,
 ) -> list[str]:
+    """`quiet`: without Celery's start-up banner (it is printed, not logged)."""
     return [
+        *(["--quiet"] if quiet else []),
         "worker",
         f"--pool={pool}",
         f"--concurrency={concurrency}",

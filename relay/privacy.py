@@ -58,7 +58,10 @@ def checkpoint_job(container: Container) -> Callable[[], int] | None:
         )
         return None
     publish = CheckpointLog(
-        checkpoint_log_path(container), container.http, settings.alert_webhook_url
+        checkpoint_log_path(container),
+        container.http,
+        settings.alert_webhook_url,
+        webhook_format=settings.alert_webhook_format,
     )
     write = functools.partial(
         write_checkpoint,

@@ -64,6 +64,7 @@ class ReceiptListener(ConsumerMixin):
                 kind,
                 report_id,
                 type(error).__name__,
+                extra={"report_id": report_id, "event": "receipt-not-recorded"},
             )
             message.requeue()
             time.sleep(REQUEUE_PAUSE_SECONDS)

@@ -34,7 +34,13 @@ class Scheduler:
                 done = job.run()
             except Exception as error:
                 # Our errors carry ids only and the engine hides SQL parameters.
-                log.error("job %s failed: %s: %s", job.name, type(error).__name__, error)
+                log.error(
+                    "job %s failed: %s: %s",
+                    job.name,
+                    type(error).__name__,
+                    error,
+                    extra={"event": "job-failed", "job": job.name},
+                )
                 continue
             if done:
                 log.debug("job %s handled %d", job.name, done)

@@ -8,6 +8,9 @@ import time
 from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from relay.logs import uvicorn_log_config
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -23,7 +26,13 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 class ServerThread:
     def __init__(self, app: Any, sock: socket.socket, *, log_level: str = "warning") -> None:
         self.sock = sock
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            app,
+            log_level=log_level,
+            access_log=False,
+            lifespan="on",
+            log_config=uvicorn_log_config(LOGGING_CONFIG),
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [sock]}, daemon=True, name="http"

@@ -7,6 +7,7 @@ SQLite, both under `RELAY_DATA_DIR`. A bad value fails at start with the variabl
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,8 @@ class Settings(BaseSettings):
     reconcile_window_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     overdue_after_seconds: float = Field(default=3600, gt=0)
     alert_webhook_url: str | None = None
+    # relay: our own JSON (docs/alert-webhook.md); alertmanager: Alertmanager's webhook body.
+    alert_webhook_format: Literal["relay", "alertmanager"] = "relay"
     fiksio_konto: str = Field(default="relay", pattern=r"^[A-Za-z0-9._-]+$")
     fiksio_ttl_seconds: int = Field(default=24 * 3600, gt=0)
 
@@ -62,6 +65,9 @@ class Settings(BaseSettings):
     # Above the task time limit (75 s): a worker whose slots are all busy takes no message.
     worker_stall_seconds: float = Field(default=120.0, gt=0)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Celery task events (worker_send_task_events, task_send_sent_event), for Flower.
+    task_events: bool = True
     # `relay worker` and `relay scheduler` serve /metrics on this port (unset: they do not).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 

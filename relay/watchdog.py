@@ -150,7 +150,12 @@ class Watchdog:
                     stall_seconds=self._stall_seconds,
                 )
                 if wedged is not None:
-                    log.critical("worker %s is wedged: %s", self.me.process_id, wedged.reason)
+                    log.critical(
+                        "worker %s is wedged: %s",
+                        self.me.process_id,
+                        wedged.reason,
+                        extra={"event": "worker-wedged", "worker": self.me.process_id},
+                    )
                     self._on_wedged(wedged)
                     return
         finally:

@@ -130,7 +130,13 @@ def proof_jobs(container: Container) -> list[Periodic]:
         Periodic(
             "alert-webhook",
             tick * 2,
-            lambda: send_alerts(c.uow, c.http, settings.alert_webhook_url, c.now),
+            lambda: send_alerts(
+                c.uow,
+                c.http,
+                settings.alert_webhook_url,
+                c.now,
+                payload_format=settings.alert_webhook_format,
+            ),
         ),
         Periodic("retention", settings.retention_interval_seconds, retention_job(c)),
         Periodic("chain-watch", settings.chain_check_interval_seconds, chain_watch_job(c)),

@@ -12,6 +12,7 @@ from relay.cli.check_recipient import check_recipient
 from relay.cli.db import db
 from relay.cli.demo import bench, demo
 from relay.cli.dlq import dlq
+from relay.cli.flower import flower
 from relay.cli.health import health
 from relay.cli.held import held
 from relay.cli.keys import keys
@@ -52,5 +53,6 @@ for command in (
     report,
     retention,
     ledger,
+    flower,
 ):
     main.add_command(command)

@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from relay.cli.options import configure_logging, startup_errors
+from relay.cli.options import startup_errors
+from relay.logs import configure_logging
 
 
 @click.command()

@@ -162,7 +162,12 @@ def checkpoint_command(settle: float | None, as_json: bool) -> None:
             container.uow,
             key,
             container.now,
-            CheckpointLog(path, container.http, settings.alert_webhook_url),
+            CheckpointLog(
+                path,
+                container.http,
+                settings.alert_webhook_url,
+                webhook_format=settings.alert_webhook_format,
+            ),
             settle_seconds=settings.checkpoint_settle_seconds if settle is None else settle,
         )
     finally:

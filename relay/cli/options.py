@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -17,16 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from deliverers.registry import RecipientConfigError
 from relay.bootstrap import StartupError, load_settings
+from relay.logs import configure_logging
 from relay.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
-    )
 
 
 def startup_errors(command: F) -> F:
@@ -45,7 +38,7 @@ def startup_errors(command: F) -> F:
 
 def settings_and_logging() -> Settings:
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 

@@ -84,12 +84,20 @@ def run(host: str, port: int) -> None:
 def api(host: str, port: int) -> None:
     """The intake API alone (production: run several behind a load balancer)."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
+    from relay.logs import uvicorn_log_config
     from relay.wiring import intake_app
 
     settings = settings_and_logging()
     container = bootstrap(settings)
-    uvicorn.run(intake_app(container), host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        intake_app(container),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(LOGGING_CONFIG),
+    )
 
 
 @click.command()
@@ -126,7 +134,13 @@ def worker(
     node = celery.watch("worker", exit_wedged)
     with worker_metrics(settings, metrics_port or settings.metrics_port):
         celery.worker_main(
-            worker_argv(slots, pool=pool, queues=queues.split(",") if queues else None, node=node)
+            worker_argv(
+                slots,
+                pool=pool,
+                queues=queues.split(",") if queues else None,
+                node=node,
+                quiet=settings.log_format == "json",
+            )
         )
 
 

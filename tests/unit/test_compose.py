@@ -9,7 +9,7 @@ import click
 import pytest
 import yaml
 
-from relay.cli import main
+from tests.support.monitoring import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text("utf-8"))
@@ -17,20 +17,6 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 RELAY_SERVICES = [
     name for name, service in SERVICES.items() if service.get("command", [""])[0] == "relay"
 ]
-
-
-def resolve(arguments: list[str]) -> click.Command:
-    """Find `relay …`'s click command and parse its options, as the CLI would at start."""
-    command: click.Command = main
-    remaining = list(arguments)
-    while isinstance(command, click.Group):
-        name = remaining.pop(0)
-        sub = command.get_command(click.Context(command), name)
-        if sub is None:
-            raise click.UsageError(f"no relay subcommand {name}")
-        command = sub
-    command.make_context(command.name or "", remaining)
-    return command
 
 
 def test_resolve_refuses_what_the_cli_refuses() -> None:
@@ -103,3 +89,74 @@ def test_workers_and_schedulers_are_restarted_and_probed_for_liveness(service: s
     assert probe[:2] == ["CMD", "relay"]
     assert resolve(probe[2:]).name == "health"
     assert probe[-1] == service
+
+
+def bind_mounts(service: str) -> dict[str, Path]:
+    """A service's bind mounts: where in the container -> the repository's file or folder."""
+    mounts = {}
+    for volume in SERVICES[service].get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            mounts[target] = ROOT / source
+    return mounts
+
+
+def test_prometheus_and_grafana_watch_the_stack() -> None:
+    assert {"prometheus", "grafana"} <= set(SERVICES)
+    assert SERVICES["grafana"]["depends_on"] == ["prometheus"]
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_every_file_a_service_mounts_is_in_the_repository(service: str) -> None:
+    for target, source in bind_mounts(service).items():
+        assert source.exists(), f"{service} mounts {source} at {target}: it does not exist"
+
+
+def test_prometheus_is_given_its_config_and_every_rule_file_it_names() -> None:
+    mounts = bind_mounts("prometheus")
+    command = SERVICES["prometheus"]["command"]
+    config_path = next(a.split("=", 1)[1] for a in command if a.startswith("--config.file="))
+    config = yaml.safe_load(mounts[config_path].read_text("utf-8"))
+    assert mounts[config_path] == ROOT / "deploy" / "prometheus" / "prometheus.yml"
+    for rule_file in config["rule_files"]:
+        in_container = str(Path(config_path).parent / rule_file)
+        assert mounts[in_container] == ROOT / "deploy" / "prometheus" / "alerts.yaml"
+
+
+def metrics_port(service: str) -> int:
+    """Where a relay process serves /metrics: the API on its HTTP port, others on
+    RELAY_METRICS_PORT."""
+    command = SERVICES[service]["command"]
+    if command[1] == "api":
+        return int(command[command.index("--port") + 1])
+    return int(SERVICES[service]["environment"]["RELAY_METRICS_PORT"])
+
+
+def test_prometheus_scrapes_api_worker_and_scheduler_where_they_serve_metrics() -> None:
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    scraped = {
+        target: job["job_name"]
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    expected = {f"{name}:{metrics_port(name)}" for name in ("api", "worker", "scheduler")}
+    assert set(scraped) == expected
+    for target, job in scraped.items():
+        assert job == f"relay-{target.split(':')[0]}"  # the rules select job=~"relay-.*"
+    api = next(job for job in config["scrape_configs"] if job["job_name"] == "relay-api")
+    assert api["metrics_path"] == "/metrics"
+
+
+def test_grafana_is_provisioned_with_the_data_source_and_the_dashboard() -> None:
+    mounts = bind_mounts("grafana")
+    provisioning = mounts["/etc/grafana/provisioning"]
+    assert provisioning == ROOT / "deploy" / "grafana" / "provisioning"
+    providers = yaml.safe_load((provisioning / "dashboards" / "relay.yaml").read_text("utf-8"))
+    folder = providers["providers"][0]["options"]["path"]
+    assert mounts[f"{folder}/relay.json"] == ROOT / "deploy" / "grafana" / "relay.json"
+    home = SERVICES["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home == f"{folder}/relay.json"
+    sources = yaml.safe_load((provisioning / "datasources" / "prometheus.yaml").read_text())
+    assert [source["url"] for source in sources["datasources"]] == ["http://prometheus:9090"]
+    assert "127.0.0.1:9090:9090" in SERVICES["prometheus"]["ports"]
