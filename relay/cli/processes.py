@@ -8,6 +8,7 @@ import click
 
 from relay.bootstrap import bootstrap
 from relay.cli.options import settings_and_logging, startup_errors
+from relay.preflight import require_broker
 
 
 @click.command()
@@ -21,6 +22,7 @@ def run(host: str, port: int) -> None:
     settings = settings_and_logging()
     container = bootstrap(settings)
     container.check_routes()
+    require_broker(settings)
     run_embedded(container, host, port)
 
 
@@ -61,8 +63,11 @@ def worker(concurrency: int | None, pool: str, queues: str | None) -> None:
 
     settings = settings_and_logging()
     check = bootstrap(settings)
-    check.check_routes()  # a missing secret stops the start, not the first delivery
-    check.close()
+    try:
+        check.check_routes()  # a missing secret stops the start, not the first delivery
+    finally:
+        check.close()
+    require_broker(settings)
     # Celery reserves concurrency x prefetch messages. A solo worker runs one task at a
     # time, so anything more would hold reports behind a slow delivery.
     slots = 1 if pool == "solo" else concurrency or settings.worker_concurrency
@@ -82,6 +87,12 @@ def scheduler() -> None:
 
     settings = settings_and_logging()
     container = bootstrap(settings)
+    try:
+        container.check_routes()  # the proof lane's read-back needs the recipients
+        require_broker(settings)
+    except BaseException:
+        container.close()
+        raise
     celery = create_celery(settings)
     celery.use_container(container)
     background = Background(container, celery)
