@@ -3,10 +3,14 @@ that says what is wrong and what to do: never a traceback, never a password."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -122,6 +126,39 @@ def test_a_broker_that_does_not_answer_stops_the_start_naming_it(
     result = relay(env, *args, RELAY_BROKER_URL=url)
     shown = url.replace(PASSWORD, "***")
     assert_one_line(result, f"the broker at {shown} does not answer")
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=5)
+    for connection in [*held, server]:
+        connection.close()
+
+
+@pytest.mark.parametrize("scheme", ["redis", "amqp"])
+def test_a_broker_that_accepts_and_never_answers_stops_the_start_within_its_timeout(
+    env: dict[str, str], silent_server: int, scheme: str
+) -> None:
+    url = f"{scheme}://127.0.0.1:{silent_server}/"
+    started = time.monotonic()
+    result = relay(env, "worker", "--pool", "solo", RELAY_BROKER_URL=url)
+    assert_one_line(result, f"the broker at {url} does not answer")
+    assert time.monotonic() - started < STARTUP_BOUND_SECONDS
 
 
 def test_rediss_against_a_plain_redis_fails_within_the_connect_timeout(
