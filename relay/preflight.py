@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from alembic.util import CommandError
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from ledger.migrate import current_revision, head_revision, known_revision, upgrade
 from relay.broker import EMBEDDED_PREFIX, connect_once
@@ -31,8 +31,12 @@ def require_ledger(engine: Engine, *, migrate: bool) -> None:
     if migrate:
         try:
             upgrade(engine, quiet=True)
-        except SQLAlchemyError as error:
+        except (OperationalError, InterfaceError) as error:
             raise StartupError(_unreachable_ledger(engine, error)) from None
+        except SQLAlchemyError as error:
+            reason = _reason(_cause(error), engine.url.password)
+            where = _ledger_where(engine)
+            raise StartupError(f"the ledger at {where} could not be migrated: {reason}") from None
         except CommandError:
             pass  # a revision this code does not know: said below
     problem = ledger_problem(engine)
@@ -101,9 +105,13 @@ def _ledger_where(engine: Engine) -> str:
 
 
 def _unreachable_ledger(engine: Engine, error: SQLAlchemyError) -> str:
-    cause = error.orig if isinstance(error, DBAPIError) and error.orig else error
-    reason = _reason(cause, engine.url.password)
+    reason = _reason(_cause(error), engine.url.password)
     return f"the ledger at {_ledger_where(engine)} cannot be reached: {reason}"
+
+
+def _cause(error: SQLAlchemyError) -> BaseException:
+    """The driver's own error, whose message SQLAlchemy's wraps in SQL and links."""
+    return error.orig if isinstance(error, DBAPIError) and error.orig else error
 
 
 def _reason(error: BaseException, password: str | None) -> str:
