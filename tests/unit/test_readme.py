@@ -23,6 +23,8 @@ UNSET = "–"  # the settings table's mark for "no default"
 def table_rows(header: str) -> list[list[str]]:
     """The cells of each row of the README table whose header row is `header`."""
     lines = README.read_text("utf-8").splitlines()
+    if header not in lines:
+        pytest.fail(f"README has no table whose header row is {header!r}")
     start = lines.index(header)
     rows = []
     for line in lines[start + 2 :]:  # past the header and the |---| line
