@@ -52,6 +52,8 @@ class IntakeConfig:
     max_body_bytes: int
     now: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+    # What keeps this API from serving (the ledger's schema, the broker), or None: `/readyz`.
+    readiness: Callable[[], str | None] = lambda: None
 
 
 def accepted_body(accepted: Accepted) -> dict[str, str]:
@@ -67,8 +69,15 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
-        await run_in_threadpool(_ping, config)
-        return JSONResponse({"status": "ok"})
+        """Liveness: the process answers. What it depends on is `/readyz`'s question."""
+        return JSONResponse({"status": "alive"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        problem = await run_in_threadpool(config.readiness)
+        if problem:
+            return JSONResponse({"status": "not ready", "reason": problem}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     @app.post("/v1/reports")
     async def submit(request: Request) -> JSONResponse:
@@ -150,11 +159,6 @@ def _submit(config: IntakeConfig, client_id: str, key: str | None, raw: bytes) -
     submission = submission_from_body(client_id, key, raw)
     with ledger_errors_as_503():
         return accept_report(config.uow_factory, submission, now=config.now, new_id=config.new_id)
-
-
-def _ping(config: IntakeConfig) -> None:
-    with ledger_errors_as_503(), config.uow_factory() as uow:
-        uow.queries.ping()
 
 
 @contextmanager

@@ -26,10 +26,11 @@ from ledger.clock import utc_now
 from ledger.content_crypto import KeyRing, KeyRingError
 from ledger.database import create_ledger_engine, is_sqlite
 from ledger.lifecycle import State
-from ledger.migrate import upgrade
 from ledger.uow import UnitOfWork
 from relay.broker import broker_connection
 from relay.content_keys import check_against_ledger, content_key_ring, default_key_source
+from relay.preflight import StartupError as StartupError
+from relay.preflight import require_ledger
 from relay.routes_loader import checked_routes
 from relay.settings import Settings
 from router.live import LiveRoutes, RoutesInForce
@@ -45,10 +46,6 @@ from router.stage import ROUTER, route_report
 log = logging.getLogger(__name__)
 
 
-class StartupError(Exception):
-    """The process cannot start with this configuration; the message says what to fix."""
-
-
 def load_settings() -> Settings:
     try:
         return Settings()
@@ -58,7 +55,7 @@ def load_settings() -> Settings:
             name = "RELAY_" + "_".join(str(part) for part in problem["loc"]).upper()
             message = problem["msg"].removeprefix("Value error, ")
             lines.append(f"{name}: {message}" if problem["loc"] else message)
-        raise StartupError("invalid settings:\n  " + "\n  ".join(lines)) from None
+        raise StartupError("invalid settings: " + "; ".join(lines)) from None
 
 
 @dataclass
@@ -213,15 +210,20 @@ def live_routes(settings: Settings) -> LiveRoutes:
         raise StartupError(str(error)) from None
 
 
-def open_key_ring(settings: Settings, engine: Engine) -> KeyRing:
-    """The content key ring, checked against the ledger; a missing or wrong key stops here."""
+def key_ring(settings: Settings) -> KeyRing:
+    """The content key ring from the settings (a missing or malformed key stops here)."""
     try:
-        ring = content_key_ring(settings)
+        return content_key_ring(settings)
+    except KeyRingError as error:
+        raise StartupError(str(error)) from None
+
+
+def check_key_ring(settings: Settings, engine: Engine, ring: KeyRing) -> None:
+    """The ring must be the one the ledger's content was sealed with."""
+    try:
         check_against_ledger(engine, ring, utc_now, source=default_key_source(settings))
     except (KeyRingError, CheckpointError) as error:
-        engine.dispose()
         raise StartupError(str(error)) from None
-    return ring
 
 
 def bootstrap(
@@ -230,13 +232,24 @@ def bootstrap(
     migrate: bool | None = None,
     routes: LiveRoutes | None = None,
     content: bool = True,
+    check: bool = True,
 ) -> Container:
     """Engine, content key ring (unless `content` is False: metadata only), HTTP client and
-    (lazily, unless given) routes. Embedded migrates itself."""
+    (lazily, unless given) routes. Embedded migrates itself. `check`: the ledger must answer
+    at the head revision (`relay.preflight`); a worker's pool process, whose parent checked,
+    skips it, so that a database that is down for a moment is retried like any other time."""
+    keys = key_ring(settings) if content else None
     engine = create_ledger_engine(settings.database_url)
-    if migrate if migrate is not None else is_sqlite(settings.database_url):
-        upgrade(engine)
-    keys = open_key_ring(settings, engine) if content else None
+    try:
+        if check or migrate:
+            require_ledger(
+                engine, migrate=migrate if migrate is not None else is_sqlite(settings.database_url)
+            )
+        if keys is not None:
+            check_key_ring(settings, engine, keys)
+    except BaseException:
+        engine.dispose()
+        raise
     log.debug("bootstrapped in process %s", os.getpid())
     return Container(
         settings=settings,

@@ -2,12 +2,15 @@
 
 - `sqla+sqlite:///…` (embedded default): kombu's SQLAlchemy transport, polled every 0.1 s.
 - `redis://…`: visibility timeout well above the task time limit; optional key prefix.
+  `rediss://…` checks the server's certificate (the system's CAs, or `SSL_CERT_FILE`),
+  where kombu alone would accept any.
 - `amqp://…` (RabbitMQ): publisher confirms.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +74,10 @@ def celery_broker_config(broker_url: str, key_prefix: str | None = None) -> dict
         }
         if key_prefix:
             options["global_keyprefix"] = key_prefix
-        return {"broker_url": broker_url, "broker_transport_options": options}
+        config = {"broker_url": broker_url, "broker_transport_options": options}
+        if broker_url.startswith("rediss://"):
+            config["broker_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+        return config
     if broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
         return {
             "broker_url": broker_url,
@@ -95,12 +101,27 @@ def _prepare_sqlite_broker(database_url: str) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
-def broker_connection(broker_url: str, key_prefix: str | None = None) -> Connection:
-    """A kombu connection configured like Celery's (transport, options, key prefix)."""
+def broker_connection(
+    broker_url: str, key_prefix: str | None = None, **transport_options: Any
+) -> Connection:
+    """A kombu connection configured like Celery's (transport, options, key prefix, TLS);
+    `transport_options` override the transport's."""
     config = celery_broker_config(broker_url, key_prefix)
     return Connection(
         config["broker_url"],
         transport=config.get("broker_transport"),
-        transport_options=config.get("broker_transport_options", {}),
+        transport_options={**config.get("broker_transport_options", {}), **transport_options},
+        ssl=config.get("broker_use_ssl", False),
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
     )
+
+
+def connect_once(broker_url: str, key_prefix: str | None = None) -> None:
+    """Connect to the broker once, within the connect timeout, and let go; raises the
+    transport's error when it does not answer. The socket timeout bounds a TLS handshake
+    with a server that does not speak TLS."""
+    connection = broker_connection(broker_url, key_prefix, socket_timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        connection.ensure_connection(max_retries=0)
+    finally:
+        connection.release()

@@ -69,7 +69,7 @@ class RelayCelery(Celery):  # type: ignore[misc]
     @property
     def container(self) -> Container:
         if self._container is None or self._container_pid != os.getpid():
-            self._container = bootstrap(self.settings, routes=self._routes)
+            self._container = bootstrap(self.settings, routes=self._routes, check=False)
             self._container_pid = os.getpid()
         return self._container
 

@@ -13,6 +13,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_TOKEN_LENGTH = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+BROKER_SCHEMES = ("sqla+sqlite", "redis", "rediss", "redis+socket", "amqp", "amqps", "pyamqp")
 
 
 class Settings(BaseSettings):
@@ -76,6 +79,39 @@ class Settings(BaseSettings):
     def _absolute_data_dir(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = _scheme(value)
+        if not value or scheme in DATABASE_SCHEMES:
+            return value
+        if scheme.startswith("postgres"):
+            raise ValueError(
+                f"write postgresql+psycopg://… instead of {scheme}://… "
+                "(the ledger speaks to PostgreSQL through psycopg 3)"
+            )
+        raise ValueError(
+            f"{_shown(scheme)} is no ledger: use postgresql+psycopg://… or sqlite:///…"
+        )
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if value and _scheme(value) not in BROKER_SCHEMES:
+            raise ValueError(
+                f"{_shown(_scheme(value))} is no broker: use redis://…, rediss://…, "
+                "amqp://… or sqla+sqlite:///…"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r}: use one of {', '.join(LOG_LEVELS)}")
+        return level
+
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:
         if not self.database_url:
@@ -110,3 +146,13 @@ class Settings(BaseSettings):
     @property
     def is_embedded(self) -> bool:
         return self.database_url.startswith("sqlite") and self.broker_url.startswith("sqla+")
+
+
+def _scheme(url: str) -> str:
+    """The part before `://`, lower case (never the rest: it may hold a password)."""
+    scheme, separator, _ = url.partition("://")
+    return scheme.strip().lower() if separator else ""
+
+
+def _shown(scheme: str) -> str:
+    return f"{scheme}://…" if scheme else "a value without a scheme"

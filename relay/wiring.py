@@ -27,6 +27,7 @@ from relay.bootstrap import Container
 from relay.broker import broker_connection
 from relay.celery_app import RelayCelery, worker_queues
 from relay.metrics_http import add_metrics
+from relay.preflight import broker_problem, ledger_problem
 from relay.privacy import chain_watch_job, checkpoint_job, retention_job
 from relay.receipt_listener import ReceiptListener
 from relay.scheduler import Periodic
@@ -57,12 +58,17 @@ class CeleryPublisher:
 def intake_app(container: Container) -> FastAPI:
     """The intake API, with its requests counted and `/metrics` served beside it."""
     settings = container.settings
+
+    def readiness() -> str | None:
+        return ledger_problem(container.engine) or broker_problem(settings)
+
     app = create_intake_app(
         IntakeConfig(
             uow_factory=container.uow,
             tokens=settings.client_tokens(),
             max_body_bytes=settings.max_body_bytes,
             now=container.now,
+            readiness=readiness,
         )
     )
     return add_metrics(app, container)

@@ -11,6 +11,7 @@ import click
 
 from relay.bootstrap import StartupError, bootstrap
 from relay.cli.options import settings_and_logging, startup_errors
+from relay.preflight import require_broker
 from relay.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,6 +75,7 @@ def run(host: str, port: int) -> None:
     settings = settings_and_logging()
     container = bootstrap(settings)
     container.check_routes()
+    require_broker(settings)
     run_embedded(container, host, port)
 
 
@@ -125,8 +127,11 @@ def worker(
 
     settings = settings_and_logging()
     check = bootstrap(settings)
-    check.check_routes()  # a missing secret stops the start, not the first delivery
-    check.close()
+    try:
+        check.check_routes()  # a missing secret stops the start, not the first delivery
+    finally:
+        check.close()
+    require_broker(settings)
     # Celery reserves concurrency x prefetch messages. A solo worker runs one task at a
     # time, so anything more would hold reports behind a slow delivery.
     slots = 1 if pool == "solo" else concurrency or settings.worker_concurrency
@@ -154,6 +159,12 @@ def scheduler(metrics_port: int | None) -> None:
 
     settings = settings_and_logging()
     container = bootstrap(settings)
+    try:
+        container.check_routes()  # the proof lane's read-back needs the recipients
+        require_broker(settings)
+    except BaseException:
+        container.close()
+        raise
     port = metrics_port or settings.metrics_port
     if port:
         from relay.metrics_http import serve_metrics_port

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -83,7 +84,27 @@ def run_demo(*, reports: int, timeout: float, faults: bool = False) -> int:
         if faults:
             stack.case_systems[0].outage(after=1.0, length=6.0)
         tracked = submit_and_follow(console, stack.client, demo_reports(reports), timeout, refused)
-        return report_results(console, tracked, stack.case_systems)
+        status = report_results(console, tracked, stack.case_systems)
+    show_ledger(console, workdir / "var", tracked)
+    return status
+
+
+def show_ledger(console: Console, data_dir: Path, tracked: list[Tracked]) -> None:
+    """Where the demo's ledger is, and the commands that look into it (from this folder)."""
+    relay = f"RELAY_DATA_DIR={data_dir} {relay_command()}"
+    console.print(f"The demo's ledger is {data_dir / 'ledger.sqlite'}; look into it with:")
+    if tracked:
+        console.print(f"  {relay} status {tracked[0].id}", soft_wrap=True, highlight=False)
+    for command in ("health", "dlq list", "held list"):
+        console.print(f"  {relay} {command}", soft_wrap=True, highlight=False)
+
+
+def relay_command() -> str:
+    """`relay` as this process was started: the script's path as typed, else `python -m`."""
+    script = sys.argv[0] if sys.argv else ""
+    if Path(script).name == "relay":
+        return script
+    return f"{sys.executable} -m relay"
 
 
 def submit_and_follow(

@@ -54,7 +54,7 @@ def wait_until_ready(client: httpx.Client, process: subprocess.Popen[bytes], log
         if process.poll() is not None:
             raise RuntimeError(f"relay run exited with {process.returncode}; see {log}")
         try:
-            if client.get("/healthz").status_code == 200:
+            if client.get("/readyz").status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -29,3 +29,25 @@ def test_the_demo_ends_with_every_report_where_it_belongs(tmp_path: Path, args: 
     assert "verified and is stored exactly once" in said
     if "--faults" in args:
         assert "every refused one is dead-lettered with its reason" in said
+    assert_the_printed_command_shows_a_report(result.stdout, tmp_path, env)
+
+
+def assert_the_printed_command_shows_a_report(
+    output: str, folder: Path, env: dict[str, str]
+) -> None:
+    """The demo says where its ledger is and how to look into it; that command works."""
+    assert "The demo's ledger is var/demo-runs/" in output
+    (command,) = [line.strip() for line in output.splitlines() if " status " in line]
+    assert command.startswith("RELAY_DATA_DIR=var/demo-runs/")
+    shown = subprocess.run(
+        ["bash", "-c", command],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "state: VERIFIED" in shown.stdout or "state: DEAD_LETTERED" in shown.stdout
+    assert shown.stderr == "", "a read-only command prints nothing else"

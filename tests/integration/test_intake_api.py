@@ -22,6 +22,7 @@ from ledger.lifecycle import State
 from ledger.migrate import upgrade
 from ledger.outbox import publish_outbox
 from ledger.uow import UnitOfWork
+from relay.preflight import ledger_problem
 from tests.support.fakes import RecordingPublisher
 from tests.support.ledger import TEST_KEYS
 from tests.support.reports import submission
@@ -38,6 +39,7 @@ def client_for(engine: Engine, max_body_bytes: int = 5 * 1024 * 1024) -> TestCli
         uow_factory=lambda: UnitOfWork(engine, TEST_KEYS),
         tokens={TOKEN: "portal", OTHER_TOKEN: "other-portal"},
         max_body_bytes=max_body_bytes,
+        readiness=lambda: ledger_problem(engine),
     )
     return TestClient(create_intake_app(config), raise_server_exceptions=False)
 
@@ -245,8 +247,11 @@ def test_intake_answers_503_when_postgres_refuses_connections(postgres_url: str)
     unreachable = make_url(postgres_url).set(port=1)  # nothing listens on port 1
     with client_for(create_ledger_engine(unreachable.render_as_string(False))) as client:
         response = client.post("/v1/reports", json=submission(PRIVAT_V2), headers=AUTH)
-        health = client.get("/healthz")
-    assert health.status_code == 503
+        alive = client.get("/healthz")
+        ready = client.get("/readyz")
+    assert alive.status_code == 200, "the process is alive: restarting it would not help"
+    assert ready.status_code == 503
+    assert "cannot be reached: Connection refused" in ready.json()["reason"]
     assert_503_and_nothing_published(response, engine)
 
 
