@@ -8,5 +8,6 @@ from tests.smoke.wheel import Installed, install
 
 
 @pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+def installed(postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """(Without PostgreSQL the tests skip, or fail in CI, before a wheel is built for them.)"""
     return install(tmp_path_factory.mktemp("production-install"))
