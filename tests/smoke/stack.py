@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import secrets
+import subprocess
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 
 from tests.smoke.wheel import Installed, clean_env
-from tests.support.processes import RelayProcess, free_port, wait_for
+from tests.support.processes import RelayProcess, free_port
 from tests.support.stack import Broker, RecipientSpec, Sandbox, secret_env, write_routes
 
 RECIPIENT = RecipientSpec("bergen", ("4601",))
@@ -91,14 +92,14 @@ def production_env(workdir: Path, database_url: str, broker: Broker) -> dict[str
 
 @contextmanager
 def production_stack(
-    installed: Installed, workdir: Path, database_url: str, broker: Broker
+    installed: Installed, workdir: Path, database_url: str, broker: Broker, content_keys: str
 ) -> Iterator[ProductionStack]:
     """`relay db upgrade`, then the sandbox and the three processes; all stopped on the way
     out, whatever happened."""
     env = production_env(workdir, database_url, broker)
     token = secrets.token_urlsafe(32)
     env["RELAY_INTAKE_TOKENS"] = f"smoke-portal:{token}"
-    env["RELAY_CONTENT_KEYS"] = installed.check(["keys", "new", "--id", "smoke-1"], env).strip()
+    env["RELAY_CONTENT_KEYS"] = content_keys
     installed.check(["db", "upgrade"], env, timeout=120)
     processes: list[RelayProcess] = []
     with ExitStack() as stops:
@@ -128,10 +129,30 @@ def production_stack(
         yield ProductionStack(installed, env, api_url, token, processes)
 
 
-def wait_for_probe(installed: Installed, env: Mapping[str, str], role: str) -> None:
-    """`relay health --check ROLE`, compose's probe, answers 0 within a few heartbeats."""
+def wait_for_probes(
+    installed: Installed, env: Mapping[str, str], roles: Iterable[str], timeout: float = 30
+) -> None:
+    """`relay health --check ROLE`, compose's probes (run side by side), answer 0 within a
+    few heartbeats."""
+    deadline = time.monotonic() + timeout
+    waiting = list(roles)
+    while True:
+        probes = {role: installed.start(["health", "--check", role], env) for role in waiting}
+        answers = {role: _answer(probe) for role, probe in probes.items()}
+        waiting = [role for role, probe in probes.items() if probe.returncode != 0]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            said = {role: answers[role].strip()[-500:] for role in waiting}
+            raise AssertionError(f"relay health --check did not answer 0 in {timeout:g} s: {said}")
+        time.sleep(0.5)
 
-    def alive() -> bool:
-        return installed.run(["health", "--check", role], env).returncode == 0
 
-    wait_for(alive, timeout=20, message=f"relay health --check {role} exiting 0", interval=0.5)
+def _answer(probe: subprocess.Popen[str]) -> str:
+    try:
+        output, _ = probe.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        probe.kill()
+        output, _ = probe.communicate()
+        output += "\n(no answer within 60 s)"
+    return output

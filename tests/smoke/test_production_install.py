@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from intake.meldingstyper import MELDINGSTYPER
-from tests.smoke.stack import ProductionStack, production_stack, wait_for_probe
+from tests.smoke.stack import ProductionStack, production_stack, wait_for_probes
 from tests.smoke.wheel import Installed
 from tests.support.dockerfile import healthcheck_command
 from tests.support.processes import free_port
@@ -36,9 +36,9 @@ def image_probe(stack: ProductionStack, address: str) -> int:
 
 
 def test_each_message_type_reaches_verified_through_the_installed_processes(
-    installed: Installed, postgres_url: str, broker: Broker, tmp_path: Path
+    installed: Installed, content_keys: str, postgres_url: str, broker: Broker, tmp_path: Path
 ) -> None:
-    with production_stack(installed, tmp_path, postgres_url, broker) as stack:
+    with production_stack(installed, tmp_path, postgres_url, broker, content_keys) as stack:
         report_ids = [
             stack.submit(submission(meldingstype, kommunenummer="4601"))
             for meldingstype in MELDINGSTYPER
@@ -47,6 +47,5 @@ def test_each_message_type_reaches_verified_through_the_installed_processes(
 
         assert image_probe(stack, stack.api_url.removeprefix("http://")) == 0
         assert image_probe(stack, f"127.0.0.1:{free_port()}") != 0, "a probe that cannot fail"
-        for role in ("worker", "scheduler"):
-            wait_for_probe(installed, stack.env, role)
+        wait_for_probes(installed, stack.env, ["worker", "scheduler"])
         stack.check_alive()

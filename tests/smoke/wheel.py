@@ -16,6 +16,7 @@ from pathlib import Path
 from tests.support.dockerfile import ROOT, copied_sources, stages
 
 CONSTRAINTS = ROOT / "constraints.txt"
+PIP = (sys.executable, "-m", "pip")  # the tests' pip builds, and installs into the clean venv
 INSTALL_TIMEOUT_SECONDS = 300
 
 
@@ -70,6 +71,16 @@ class Installed:
             check=False,
         )
 
+    def start(self, args: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*self.relay, *args],
+            cwd=self.home,
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
     def check(self, args: Sequence[str], env: Mapping[str, str], timeout: float = 60) -> str:
         result = self.run(args, env, timeout)
         if result.returncode != 0:
@@ -80,7 +91,7 @@ class Installed:
         return result.stdout
 
 
-def build_wheel(workdir: Path, python: Path) -> Path:
+def build_wheel(workdir: Path) -> Path:
     """`pip wheel` over a copy of exactly what the Dockerfile's build stage copies."""
     source = workdir / "source"
     source.mkdir()
@@ -91,7 +102,7 @@ def build_wheel(workdir: Path, python: Path) -> Path:
         else:
             shutil.copy2(ROOT / name, source / name)
     dist = workdir / "dist"
-    command: list[str | Path] = [python, "-m", "pip", "wheel", "--quiet", "--no-deps"]
+    command: list[str | Path] = [*PIP, "wheel", "--quiet", "--no-deps"]
     command += ["--wheel-dir", dist, source]
     step(command, "building the wheel", workdir, INSTALL_TIMEOUT_SECONDS)
     wheels = sorted(dist.glob("*.whl"))
@@ -100,13 +111,14 @@ def build_wheel(workdir: Path, python: Path) -> Path:
 
 
 def install(workdir: Path) -> Installed:
-    """Build the wheel and install it (dependencies from constraints.txt) into a new venv."""
+    """Build the wheel and install it (dependencies from constraints.txt) into a new venv
+    (one without pip: nothing but the wheel and what it requires)."""
     venv = workdir / "venv"
-    step([sys.executable, "-m", "venv", venv], "python -m venv", workdir, 120)
+    step([sys.executable, "-m", "venv", "--without-pip", venv], "python -m venv", workdir, 60)
     installed = Installed(venv, workdir / "home")
     installed.home.mkdir()
-    wheel = build_wheel(workdir, installed.python)
-    pip: list[str | Path] = [installed.python, "-m", "pip", "install", "--quiet"]
+    wheel = build_wheel(workdir)
+    pip: list[str | Path] = [*PIP, "--python", installed.python, "install", "--quiet"]
     pip += ["--constraint", CONSTRAINTS, wheel]
     step(pip, "pip install", workdir, INSTALL_TIMEOUT_SECONDS)
     check_clean(installed)
