@@ -51,9 +51,11 @@ class ProductionStack:
         """Every process still runs; else fail with the one that stopped and its log."""
         for process in self.processes:
             if process.process is not None and process.process.poll() is not None:
+                log = process.log()
+                last = ([line for line in log.splitlines() if line.strip()] or ["(no output)"])[-1]
                 raise AssertionError(
                     f"relay {process.args[0]} (from the installed wheel) exited with status "
-                    f"{process.process.returncode}; its log ends:\n{process.log()[-3000:]}"
+                    f"{process.process.returncode}: {last.strip()}\nits log ends:\n{log[-3000:]}"
                 )
 
     def wait_until(self, report_ids: list[str], status: str, timeout: float) -> None:
