@@ -10,10 +10,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
+
+# How a test starts `relay`: this interpreter, with the repository on its path. The smoke tests
+# pass an installed wheel's console script instead.
+THIS_RELAY = (sys.executable, "-m", "relay")
 
 
 def free_port() -> int:
@@ -38,7 +42,8 @@ class RelayProcess:
     """One `relay` subcommand in its own process group (so prefork children die with it).
 
     `supervised`: started again whenever it exits on its own, as systemd's Restart=always
-    or compose's `restart: always` would; `exits` keeps each such exit status."""
+    or compose's `restart: always` would; `exits` keeps each such exit status.
+    `relay`: the command that starts `relay`; `cwd`: where (default: the test's)."""
 
     def __init__(
         self,
@@ -48,8 +53,12 @@ class RelayProcess:
         logdir: Path,
         *,
         supervised: bool = False,
+        relay: Sequence[str] = THIS_RELAY,
+        cwd: Path | None = None,
     ) -> None:
         self.name = name
+        self.relay = tuple(relay)
+        self.cwd = cwd
         self.args = args
         self.env = dict(env)
         self.log_path = logdir / f"{name}.log"
@@ -84,8 +93,9 @@ class RelayProcess:
     def _spawn(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "relay", *self.args],
+                [*self.relay, *self.args],
                 env=self.env,
+                cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
