@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # Above the task time limit (75 s): a worker whose slots are all busy takes no message.
     worker_stall_seconds: float = Field(default=120.0, gt=0)
     log_level: str = "INFO"
+    # The operators' console (`/console` on the API): how long a session lasts from login,
+    # how long it may go unused, and whether its cookie is sent only over HTTPS.
+    console_session_seconds: float = Field(default=8 * 3600, gt=0)
+    console_idle_seconds: float = Field(default=30 * 60, gt=0)
+    console_secure_cookie: bool = False
     # `relay worker` and `relay scheduler` serve /metrics on this port (unset: they do not).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
