@@ -80,10 +80,11 @@ def render(
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form's fields (the first of each name). Anything else is refused."""
+    """An urlencoded form's fields (the first of each name). Anything else is refused as
+    a POST without the form's CSRF token is (403)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
-        raise Refused(415, "Send the page's form.")
+        raise Refused(403, "This request did not come from a console page's form.")
     body = b""
     async for chunk in request.stream():
         body += chunk
