@@ -135,7 +135,10 @@ class ConsoleStore:
         )
         return int(result.rowcount)
 
-    def open_sessions(self) -> dict[str, int]:
+    def open_sessions(self, now: datetime) -> dict[str, int]:
+        """Per account, its sessions not yet past their lifetime."""
         s = schema.console_sessions.c
-        rows = self._db.execute(select(s.user_name, func.count()).group_by(s.user_name))
+        rows = self._db.execute(
+            select(s.user_name, func.count()).where(s.expires_at > now).group_by(s.user_name)
+        )
         return {name: int(count) for name, count in rows}

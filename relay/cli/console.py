@@ -80,7 +80,7 @@ def users_command(as_json: bool) -> None:
     """Every console user: role, when added, last login, sessions, and any lockout."""
     container = bootstrap(settings_and_logging(), content=False)
     try:
-        found = users(container.uow)
+        found = users(container.uow, container.now())
     finally:
         container.close()
     views: list[dict[str, Any]] = [

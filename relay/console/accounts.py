@@ -117,10 +117,10 @@ def remove_user(uow_factory: UowFactory, name: str) -> bool:
     return removed
 
 
-def users(uow_factory: UowFactory) -> list[tuple[ConsoleUser, int]]:
-    """Every account with its number of sessions not yet forgotten."""
+def users(uow_factory: UowFactory, now: datetime) -> list[tuple[ConsoleUser, int]]:
+    """Every account with its number of sessions not yet past their lifetime."""
     with uow_factory() as uow:
-        sessions = uow.console.open_sessions()
+        sessions = uow.console.open_sessions(now)
         return [(user, sessions.get(user.name, 0)) for user in uow.console.users()]
 
 

@@ -95,12 +95,12 @@ def test_logins_are_locked_after_five_failures_and_open_again_later(
     for _ in range(5):
         assert log_in(uow, "kari", "not the password", clock(), POLICY) is None
     assert log_in(uow, "kari", PASSWORD, clock(), POLICY) is None  # locked: even the right one
-    [(user, _)] = users(uow)
+    [(user, _)] = users(uow, clock())
     assert user.failed_logins == 5
     assert user.locked_until is not None
     clock.advance(61)
     assert log_in(uow, "kari", PASSWORD, clock(), POLICY) is not None
-    [(user, sessions)] = users(uow)
+    [(user, sessions)] = users(uow, clock())
     assert (user.failed_logins, user.locked_until, sessions) == (0, None, 1)
     assert log_in(uow, "nobody", PASSWORD, clock(), POLICY) is None
     assert log_in(uow, "NOT A NAME", PASSWORD, clock(), POLICY) is None
@@ -136,7 +136,7 @@ def test_bad_names_and_passwords_are_refused(
 ) -> None:
     with pytest.raises(AccountError, match=problem):
         add_user(uow, name, Role.VIEWER, password, clock())
-    assert users(uow) == []
+    assert users(uow, clock()) == []
 
 
 def no_routes() -> RouteTable:
