@@ -245,3 +245,33 @@ heartbeats = Table(
     Column("routes_loaded_at", UTCDateTime()),
     Index(None, "role", "beat_at"),
 )
+
+# The operators' console (`relay.console`): its accounts, each with a password hash
+# (`relay.console.passwords`) and a role, and their sessions. A session is known by the
+# SHA-256 of its cookie's token, so a reader of the ledger cannot take one over (migration
+# 0009). Not part of any report's history: nothing here is hash-chained.
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(300), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("password_set_at", UTCDateTime(), nullable=False),
+    Column("last_login_at", UTCDateTime()),
+    Column("failed_logins", Integer, nullable=False, default=0),  # in a row
+    Column("locked_until", UTCDateTime()),  # too many failures: no login until then
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_name", String(100), ForeignKey("console_users.name"), nullable=False),
+    Column("csrf_token", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "user_name"),
+    Index(None, "expires_at"),
+)

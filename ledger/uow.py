@@ -2,10 +2,10 @@
 
 Service functions open a unit of work, read and write through its stores (`uow.reports`,
 `uow.outbox`, `uow.keys`, `uow.queries`, `uow.health`, `uow.alerts`, `uow.heartbeats`,
-`uow.contents`, `uow.chains`, `uow.summary`) and call `uow.commit()` once. Leaving the block
-without committing rolls everything back, so a step's transition, state change and outbox
-row are written together or not at all. Content is sealed and opened with the key ring the
-unit of work is given; one opened without it reads and writes metadata only.
+`uow.contents`, `uow.chains`, `uow.summary`, `uow.console`) and call `uow.commit()` once.
+Leaving the block without committing rolls everything back, so a step's transition, state
+change and outbox row are written together or not at all. Content is sealed and opened with
+the key ring the unit of work is given; one opened without it reads and writes metadata only.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, RootTransaction
 
 from ledger.alerts import AlertStore
 from ledger.chains import ChainStore
+from ledger.console import ConsoleStore
 from ledger.content_crypto import KeyRing
 from ledger.contents import ContentStore
 from ledger.health import HealthStore
@@ -40,6 +41,7 @@ class Stores:
     contents: ContentStore
     chains: ChainStore
     summary: SummaryStore
+    console: ConsoleStore
 
     @classmethod
     def on(cls, connection: Connection, keys: KeyRing | None = None) -> Stores:
@@ -55,6 +57,7 @@ class Stores:
             contents=ContentStore(connection),
             chains=ChainStore(connection),
             summary=SummaryStore(connection),
+            console=ConsoleStore(connection),
         )
 
 
@@ -105,6 +108,10 @@ class UnitOfWork:
     @property
     def summary(self) -> SummaryStore:
         return self._open().summary
+
+    @property
+    def console(self) -> ConsoleStore:
+        return self._open().console
 
     def __enter__(self) -> UnitOfWork:
         self._connection = connection = self._engine.connect()

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # Celery task events (worker_send_task_events, task_send_sent_event), for Flower.
     task_events: bool = True
+    # The operators' console (`/console` on the API): how long a session lasts from login,
+    # how long it may go unused, and whether its cookie is sent only over HTTPS.
+    console_session_seconds: float = Field(default=8 * 3600, gt=0)
+    console_idle_seconds: float = Field(default=30 * 60, gt=0)
+    console_secure_cookie: bool = False
     # `relay worker` and `relay scheduler` serve /metrics on this port (unset: they do not).
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 

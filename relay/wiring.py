@@ -26,6 +26,7 @@ from relay.alert_webhook import send_alerts
 from relay.bootstrap import Container
 from relay.broker import broker_connection
 from relay.celery_app import RelayCelery, worker_queues
+from relay.console.app import mount_console
 from relay.metrics_http import add_metrics
 from relay.preflight import broker_problem, ledger_problem
 from relay.privacy import chain_watch_job, checkpoint_job, retention_job
@@ -56,7 +57,8 @@ class CeleryPublisher:
 
 
 def intake_app(container: Container) -> FastAPI:
-    """The intake API, with its requests counted and `/metrics` served beside it."""
+    """The intake API, with its requests counted, `/metrics` served beside it, and the
+    operators' console under `/console` (`relay.console`)."""
     settings = container.settings
 
     def readiness() -> str | None:
@@ -71,7 +73,7 @@ def intake_app(container: Container) -> FastAPI:
             readiness=readiness,
         )
     )
-    return add_metrics(app, container)
+    return mount_console(add_metrics(app, container), container)
 
 
 def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Periodic]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from relay.cli.check_recipient import check_recipient
+from relay.cli.console import console
 from relay.cli.db import db
 from relay.cli.demo import bench, demo
 from relay.cli.dlq import dlq
@@ -54,5 +55,6 @@ for command in (
     retention,
     ledger,
     flower,
+    console,
 ):
     main.add_command(command)

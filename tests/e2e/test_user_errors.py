@@ -214,5 +214,6 @@ def test_after_db_upgrade_read_only_commands_print_no_migration_logs(
         assert "alembic" not in result.stderr.lower(), result.stderr
         assert "migrat" not in result.stderr.lower(), result.stderr
     missing = relay(env, "status", "00000000-0000", **settings).stderr
-    assert missing.startswith("relay: ") and "00000000-0000" in missing, missing
+    assert missing.startswith("relay: "), missing
+    assert "00000000-0000" in missing, missing
     assert missing.count("\n") == 1, missing
