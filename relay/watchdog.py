@@ -87,6 +87,23 @@ class Identity:
     pid: int
     started_at: datetime
 
+    def beat(
+        self, moment: datetime, routes: RoutesInForce | None, consumed_at: datetime | None = None
+    ) -> Beat:
+        """This process's own heartbeat row: alive at `moment`, with its routes table."""
+        return Beat(
+            self.process_id,
+            PROCESS,
+            self.role,
+            self.hostname,
+            self.pid,
+            self.started_at,
+            moment,
+            consumed_at,
+            routes.sha256 if routes else None,
+            routes.loaded_at if routes else None,
+        )
+
 
 def identity(role: str, now: datetime) -> Identity:
     host, pid = socket.gethostname(), os.getpid()
@@ -165,22 +182,8 @@ class Watchdog:
         """Record this worker's sign of life; how long ago heartbeats were last sent."""
         moment = self._now()
         me = self.me
-        routes = self._routes()
         with UnitOfWork(engine) as uow:
-            uow.heartbeats.beat(
-                Beat(
-                    me.process_id,
-                    PROCESS,
-                    me.role,
-                    me.hostname,
-                    me.pid,
-                    me.started_at,
-                    moment,
-                    self._last_received_at,
-                    routes.sha256 if routes else None,
-                    routes.loaded_at if routes else None,
-                )
-            )
+            uow.heartbeats.beat(me.beat(moment, self._routes(), self._last_received_at))
             sent = uow.heartbeats.last("scheduler")
             uow.commit()
         if sent is None:
@@ -202,20 +205,7 @@ def send_heartbeats(
     moment = now()
     for queue in queues:
         send(queue, moment.isoformat())
-    table = routes()
     with uow_factory() as uow:
-        uow.heartbeats.beat(
-            Beat(
-                me.process_id,
-                PROCESS,
-                me.role,
-                me.hostname,
-                me.pid,
-                me.started_at,
-                moment,
-                routes_sha256=table.sha256 if table else None,
-                routes_loaded_at=table.loaded_at if table else None,
-            )
-        )
+        uow.heartbeats.beat(me.beat(moment, routes()))
         uow.commit()
     return len(queues)

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from ledger.lifecycle import State
-from ledger.records import StateKind
+from ledger.records import Report, StateKind
 from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
 from router.choice import Choice
@@ -102,11 +102,9 @@ def request_reroute(
     and `choice`, and a message to the routing queue, in one transaction. PENDING until a
     worker acts on it (`outcome`)."""
     with uow_factory() as uow:
-        report = uow.reports.get(report_id, lock=True)
-        if report is None:
-            return Result(report_id, Outcome.NO_SUCH_REPORT, "")
-        if report.state is not State.HELD:
-            return Result(report_id, Outcome.NOT_HELD, report.state.value)
+        report = _still_held(uow, report_id)
+        if isinstance(report, Result):
+            return report
         moved = uow.reports.move(
             report,
             State.HELD,
@@ -179,11 +177,9 @@ def resolve_held(
 ) -> Result:
     """HELD -> RESOLVED_MANUALLY: an operator handled the report outside the pipeline."""
     with uow_factory() as uow:
-        report = uow.reports.get(report_id, lock=True)
-        if report is None:
-            return Result(report_id, Outcome.NO_SUCH_REPORT, "")
-        if report.state is not State.HELD:
-            return Result(report_id, Outcome.NOT_HELD, report.state.value)
+        report = _still_held(uow, report_id)
+        if isinstance(report, Result):
+            return report
         uow.reports.move(
             report,
             State.RESOLVED_MANUALLY,
@@ -194,6 +190,16 @@ def resolve_held(
         )
         uow.commit()
     return Result(report_id, Outcome.RESOLVED, State.RESOLVED_MANUALLY.value)
+
+
+def _still_held(uow: UnitOfWork, report_id: str) -> Report | Result:
+    """The report, locked, if it is still HELD; else what the operator's action came to."""
+    report = uow.reports.get(report_id, lock=True)
+    if report is None:
+        return Result(report_id, Outcome.NO_SUCH_REPORT, "")
+    if report.state is not State.HELD:
+        return Result(report_id, Outcome.NOT_HELD, report.state.value)
+    return report
 
 
 def _recipient(detail: Mapping[str, Any] | None) -> str:
