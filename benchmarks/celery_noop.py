@@ -19,7 +19,7 @@ NOOP_TASK = "bench.noop"
 app = create_celery(load_settings())
 
 
-@app.task(name=NOOP_TASK)  # type: ignore[misc]  # Celery's decorator is untyped
+@app.task(name=NOOP_TASK)  # type: ignore[untyped-decorator]  # Celery's decorator is untyped
 def noop(report_id: str) -> None:
     """Nothing: what a task costs the broker and the worker, without the relay's work."""
 
