@@ -26,12 +26,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# PostgreSQL notifies this channel when an outbox row commits (migration 0010).
+OUTBOX_CHANNEL = "relay_outbox"
+
 
 class OutboxStore:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self.written = False  # whether this transaction wrote a row (see UnitOfWork.commit)
 
     def dispatch(self, report_id: str, dispatch: Dispatch, at: datetime) -> None:
+        self.written = True
         self._db.execute(
             schema.outbox.insert().values(
                 report_id=report_id,

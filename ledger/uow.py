@@ -10,6 +10,7 @@ the key ring the unit of work is given; one opened without it reads and writes m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -62,9 +63,19 @@ class Stores:
 
 
 class UnitOfWork:
-    def __init__(self, engine: Engine, keys: KeyRing | None = None) -> None:
+    """`on_outbox` is called after a commit that wrote outbox rows: it wakes this process's
+    outbox relay at once (other processes' relays are woken by PostgreSQL's NOTIFY)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        keys: KeyRing | None = None,
+        *,
+        on_outbox: Callable[[], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._keys = keys
+        self._on_outbox = on_outbox
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
         self._stores: Stores | None = None
@@ -134,9 +145,11 @@ class UnitOfWork:
             self._connection = self._transaction = self._stores = None
 
     def commit(self) -> None:
-        if self._transaction is None:
+        if self._transaction is None or self._stores is None:
             raise _not_open()
         self._transaction.commit()
+        if self._stores.outbox.written and self._on_outbox is not None:
+            self._on_outbox()
 
     def _open(self) -> Stores:
         if self._stores is None:

@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,11 +68,13 @@ class Container:
     jitter: Callable[[], float] = random.random
     routes_source: LiveRoutes | None = None
     keys: KeyRing | None = None  # the content key ring; None for metadata-only commands
+    # Set after this process commits an outbox row: wakes its outbox relay (relay.background).
+    outbox_ready: threading.Event = field(default_factory=threading.Event)
     _deliverers: dict[str, tuple[Recipient, Deliverer]] = field(default_factory=dict)
     _mailbox: KombuMailbox | None = None
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.keys)
+        return UnitOfWork(self.engine, self.keys, on_outbox=self.outbox_ready.set)
 
     @property
     def live_routes(self) -> LiveRoutes:

@@ -17,12 +17,22 @@ class Periodic:
     interval_seconds: float
     run: Callable[[], int]
     next_run: float = 0.0
+    on_wake: bool = False  # also run as soon as the scheduler's `wake` event is set
 
 
 class Scheduler:
-    def __init__(self, jobs: list[Periodic], stop: threading.Event | None = None) -> None:
+    """Runs `jobs` at their intervals; a job marked `on_wake` also runs as soon as `wake` is
+    set (cleared before the job runs, so a wake-up that comes while it runs is not lost)."""
+
+    def __init__(
+        self,
+        jobs: list[Periodic],
+        stop: threading.Event | None = None,
+        wake: threading.Event | None = None,
+    ) -> None:
         self.jobs = jobs
         self.stop = stop or threading.Event()
+        self.wake = wake or threading.Event()
 
     def run_pending(self) -> None:
         for job in self.jobs:
@@ -50,5 +60,9 @@ class Scheduler:
         while not self.stop.is_set():
             self.run_pending()
             wait = min(job.next_run for job in self.jobs) - time.monotonic()
-            self.stop.wait(max(0.01, wait))
+            if self.wake.wait(max(0.01, wait)):
+                self.wake.clear()
+                for job in self.jobs:
+                    if job.on_wake:
+                        job.next_run = 0.0
         log.info("scheduler stopped")

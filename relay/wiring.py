@@ -76,6 +76,25 @@ def intake_app(container: Container) -> FastAPI:
     return mount_console(add_metrics(app, container), container)
 
 
+OUTBOX_BATCH = 200
+READ_BACK_POLL_SECONDS = 0.1  # a delivery is read back within this of its verify delay
+
+
+def outbox_jobs(container: Container, publisher: CeleryPublisher) -> list[Periodic]:
+    """The outbox lane: run as soon as a row commits (`Background`), else every
+    RELAY_OUTBOX_POLL_SECONDS; a full batch is followed by the next at once."""
+    c = container
+
+    def publish_all() -> int:
+        published = total = publish_outbox(c.uow, publisher, c.now, batch=OUTBOX_BATCH)
+        while published == OUTBOX_BATCH:
+            published = publish_outbox(c.uow, publisher, c.now, batch=OUTBOX_BATCH)
+            total += published
+        return total
+
+    return [Periodic("outbox", c.settings.outbox_poll_seconds, publish_all, on_wake=True)]
+
+
 def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Periodic]:
     """The pipeline lane: never waits on a case system."""
     c, settings = container, container.settings
@@ -94,9 +113,6 @@ def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Per
             beat,
             lambda: raise_stall_alert(c.uow, c.now(), settings.worker_stall_seconds),
         ),
-        Periodic(
-            "outbox", settings.outbox_poll_seconds, lambda: publish_outbox(c.uow, publisher, c.now)
-        ),
         Periodic("retries", tick, lambda: release_due_retries(c.uow, c.now, c.control_for)),
         Periodic("abandoned-attempts", tick, lambda: recover_abandoned_attempts(c.uow, c.now)),
         Periodic(
@@ -111,16 +127,15 @@ def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Per
     ]
 
 
-def proof_jobs(container: Container) -> list[Periodic]:
-    """The proof lane: read-back, reconciliation and alerts; may wait on case systems.
-    Also retention, the chain watch and signed checkpoints (`relay.privacy`)."""
+def read_back_jobs(container: Container) -> list[Periodic]:
+    """The read-back lane: looks every READ_BACK_POLL_SECONDS (one indexed query) for
+    deliveries whose verify delay has passed, so none waits long past it; may wait on case
+    systems, so it has a lane of its own."""
     c, settings = container, container.settings
-    tick = settings.scheduler_tick_seconds
-    checkpoint = checkpoint_job(c)
     return [
         Periodic(
             "read-back",
-            tick,
+            min(READ_BACK_POLL_SECONDS, settings.scheduler_tick_seconds),
             lambda: verify_delivered(
                 c.uow,
                 verify_delay_seconds=settings.verify_delay_seconds,
@@ -128,7 +143,17 @@ def proof_jobs(container: Container) -> list[Periodic]:
                 receipt_mode_for=c.receipt_mode_for,
                 now=c.now,
             ),
-        ),
+        )
+    ]
+
+
+def proof_jobs(container: Container) -> list[Periodic]:
+    """The proof lane: reconciliation and alerts; may wait on case systems. Also
+    retention, the chain watch and signed checkpoints (`relay.privacy`)."""
+    c, settings = container, container.settings
+    tick = settings.scheduler_tick_seconds
+    checkpoint = checkpoint_job(c)
+    return [
         Periodic(
             "reconcile",
             settings.reconcile_interval_seconds,
