@@ -106,11 +106,21 @@ class RelayProcess:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout: float = 20) -> None:
+        self.terminate()
+        self.wait_stopped(timeout)
+
+    def terminate(self) -> None:
+        """SIGTERM to the process group, without waiting (stop several at once, then wait)."""
         self.expected_alive = False
-        if not self.alive:
+        if self.alive:
+            assert self.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+
+    def wait_stopped(self, timeout: float = 20) -> None:
+        """Wait for a terminated process to exit; SIGKILL it after `timeout`."""
+        if self.process is None:
             return
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -71,7 +71,13 @@ class Sandbox:
     process: RelayProcess
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_up()
+
+    def spawn(self) -> None:
         self.process.start()
+
+    def wait_up(self) -> None:
         self.process.wait_http(f"{self.url}/_sandbox/reports")
 
     def stop(self) -> None:
@@ -281,7 +287,7 @@ def running_stack(
                 continue  # it shares another recipient's case system
             sandboxes[spec.id] = prepare_sandbox(spec, workdir, env)
             if spec.start:
-                sandboxes[spec.id].start()
+                sandboxes[spec.id].spawn()  # they start while the ledger is migrated
         write_routes(workdir / "routes.yaml", recipients, sandboxes)
         run_relay(["db", "upgrade"], env)
         ports = [free_port() for _ in range(apis)]
@@ -302,6 +308,9 @@ def running_stack(
             raise ValueError(f"unknown shape {shape}")
         for each in processes.values():
             each.start()
+        for spec in recipients:
+            if spec.case_system is None and spec.start:
+                sandboxes[spec.id].wait_up()
         api_urls = [f"http://127.0.0.1:{port}" for port in ports]
         api_url = api_urls[0]
         serving = [p for name, p in processes.items() if name == "run" or name.startswith("api")]
@@ -310,11 +319,12 @@ def running_stack(
         ledger_url = database_url or f"sqlite:///{workdir / 'var' / 'ledger.sqlite'}"
         engine = create_ledger_engine(ledger_url)
         yield Stack(api_url, token, env, engine, workdir, sandboxes, processes, api_urls)
-    finally:
-        for each in processes.values():
-            each.stop()
-        for sandbox in sandboxes.values():
-            sandbox.stop()
+    finally:  # all at once: each takes a moment to shut down cleanly
+        stopping = [*processes.values(), *(sandbox.process for sandbox in sandboxes.values())]
+        for each in stopping:
+            each.terminate()
+        for each in stopping:
+            each.wait_stopped()
         if engine is not None:
             engine.dispose()
 
