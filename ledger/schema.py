@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -96,6 +97,7 @@ reports = Table(
     Column("content_erased_at", UTCDateTime()),  # retention erased its content then
     Index(None, "state", "updated_at"),
     Index(None, "recipient", "state"),
+    Index(None, "recipient", "state", "received_at"),  # a recipient's backlog, oldest first
     Index(None, "client_id", "received_at"),
     Index(
         "ix_reports_unfinished",
@@ -206,6 +208,8 @@ recipient_health = Table(
     Column("last_success_at", UTCDateTime()),
     Column("last_failure_at", UTCDateTime()),
     Column("last_error", Text),
+    Column("checked_at", UTCDateTime()),  # the liveness check while open: when it last ran
+    Column("answering", Boolean),  # and whether the case system answered it
 )
 
 # Alerts for people: one per report and kind (held, dead-lettered, overdue, …), sent to
