@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, func, or_, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select, text
 
 from ledger import schema
 from ledger.lifecycle import STORED, State
 from ledger.records import Kind, Report, StateKind
+
+WAITING = text(schema.WAITING_SQL)  # literal, so that `ix_reports_waiting` can be used
 
 
 class ReportQueries:
@@ -55,7 +57,7 @@ class ReportQueries:
         return list(
             self._db.execute(
                 select(schema.reports.c.recipient)
-                .where(schema.reports.c.state == State.RETRY_SCHEDULED.value)
+                .where(WAITING)
                 .where(_ready(now))
                 .group_by(schema.reports.c.recipient)
             ).scalars()
@@ -69,7 +71,7 @@ class ReportQueries:
         query = (
             select(schema.reports.c.id)
             .where(schema.reports.c.recipient == recipient)
-            .where(schema.reports.c.state == State.RETRY_SCHEDULED.value)
+            .where(WAITING)
             .where(_ready(now))
             .order_by(schema.reports.c.received_at)
             .limit(limit)

@@ -65,6 +65,8 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 # Written as literal SQL so that a query with this very term can use the partial index
 # `ix_reports_unfinished` (a bound parameter would hide the states from the planner).
 UNFINISHED_SQL = "state NOT IN ('VERIFIED', 'RESOLVED_MANUALLY')"
+# Likewise for `ix_reports_waiting`: a recipient's waiting reports, oldest first, to release.
+WAITING_SQL = "state = 'RETRY_SCHEDULED'"
 
 reports = Table(
     "reports",
@@ -97,7 +99,6 @@ reports = Table(
     Column("content_erased_at", UTCDateTime()),  # retention erased its content then
     Index(None, "state", "updated_at"),
     Index(None, "recipient", "state"),
-    Index(None, "recipient", "state", "received_at"),  # a recipient's backlog, oldest first
     Index(None, "client_id", "received_at"),
     Index(
         "ix_reports_unfinished",
@@ -105,6 +106,13 @@ reports = Table(
         "received_at",
         postgresql_where=text(UNFINISHED_SQL),
         sqlite_where=text(UNFINISHED_SQL),
+    ),
+    Index(
+        "ix_reports_waiting",
+        "recipient",
+        "received_at",
+        postgresql_where=text(WAITING_SQL),
+        sqlite_where=text(WAITING_SQL),
     ),
 )
 

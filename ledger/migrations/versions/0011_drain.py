@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ledger.schema import UTCDateTime
+from ledger.schema import WAITING_SQL, UTCDateTime
 
 revision = "0011"
 down_revision = "0009"
@@ -25,12 +25,16 @@ def upgrade() -> None:
         batch.add_column(sa.Column("checked_at", UTCDateTime()))
         batch.add_column(sa.Column("answering", sa.Boolean))
     op.create_index(
-        "ix_reports_recipient_state_received_at", "reports", ["recipient", "state", "received_at"]
+        "ix_reports_waiting",
+        "reports",
+        ["recipient", "received_at"],
+        postgresql_where=sa.text(WAITING_SQL),
+        sqlite_where=sa.text(WAITING_SQL),
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_reports_recipient_state_received_at", table_name="reports")
+    op.drop_index("ix_reports_waiting", table_name="reports")
     with op.batch_alter_table("recipient_health") as batch:
         batch.drop_column("answering")
         batch.drop_column("checked_at")
