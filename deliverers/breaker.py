@@ -5,6 +5,14 @@ for a while (doubling with each consecutive opening, up to a cap); meanwhile the
 reports wait in the ledger and spend no attempts. When the time is up it is half-open: one
 report goes ahead as a probe. Success (or any answer from the case system, even a
 rejection) closes it; a failed probe opens it again for longer.
+
+While it is open, a liveness check (`deliverers.liveness`: a request that stores nothing)
+asks every `check_seconds` whether the case system answers at all, and spends no report's
+attempts. A recipient seen not answering that answers again is half-open at once, without
+waiting out the (doubled) open time. While its latest check, still fresh, went unanswered,
+no report is sent as a probe: a long outage does not wear down reports' attempt budgets.
+Only a check that failed arms the early half-open, so a case system that answers checks but
+fails deliveries is probed at the doubling pace, not every few seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ class BreakerPolicy:
     max_open_seconds: float = 600.0
     probe_lease_seconds: float = 90.0  # a probe not heard from for this long is given up
     probe_wait_seconds: float = 2.0  # how long others wait while a probe is in flight
+    check_seconds: float = 2.0  # while open: how often to check whether the recipient answers
+    check_fresh_seconds: float = 10.0  # a check older than this says nothing any more
 
     def open_duration(self, opens: int) -> timedelta:
         exponent = min(max(opens - 1, 0), 32)
@@ -49,17 +59,60 @@ def admit(health: Health, policy: BreakerPolicy, report_id: str, now: datetime) 
             health.open_until,
             f"breaker for {health.recipient} is open until {health.open_until.isoformat()}",
         )
-    probe_alive = (
-        health.probe_report_id is not None
-        and health.probe_started_at is not None
-        and now - health.probe_started_at < timedelta(seconds=policy.probe_lease_seconds)
-    )
-    if probe_alive and health.probe_report_id != report_id:
+    if probe_in_flight(health, policy, now) and health.probe_report_id == report_id:
+        # the probe released for it goes, even if a check failed since
+        return Admit(replace(health, probe_started_at=now), probe=True)
+    if _not_answering(health, policy, now):
+        return Wait(
+            now + timedelta(seconds=policy.check_seconds),
+            f"breaker for {health.recipient} is open; the case system does not answer",
+        )
+    if probe_in_flight(health, policy, now):
         return Wait(
             now + timedelta(seconds=policy.probe_wait_seconds),
             f"breaker for {health.recipient} is half-open; a probe is in flight",
         )
     return Admit(replace(health, probe_report_id=report_id, probe_started_at=now), probe=True)
+
+
+def probe_in_flight(health: Health, policy: BreakerPolicy, now: datetime) -> bool:
+    return (
+        health.probe_report_id is not None
+        and health.probe_started_at is not None
+        and now - health.probe_started_at < timedelta(seconds=policy.probe_lease_seconds)
+    )
+
+
+def free_slots(
+    health: Health, policy: BreakerPolicy, max_concurrent: int, busy: int, now: datetime
+) -> int:
+    """How many waiting reports may be released now, `busy` being already on their way
+    (routed or in flight): none while open, one probe when half-open, else what is free."""
+    if health.open_until is None:
+        return max(max_concurrent - busy, 0)
+    if now < health.open_until or _not_answering(health, policy, now):
+        return 0
+    return 0 if probe_in_flight(health, policy, now) else 1
+
+
+def check_due(health: Health, policy: BreakerPolicy, now: datetime) -> bool:
+    """Is it time to check whether this recipient answers? Only while its breaker is open."""
+    return health.is_open and (
+        health.checked_at is None
+        or now - health.checked_at >= timedelta(seconds=policy.check_seconds)
+    )
+
+
+def after_check(health: Health, now: datetime, *, answered: bool) -> Health:
+    """Record a liveness check. A recipient seen not answering that answers now is half-open
+    at once: its next report goes as the probe."""
+    if not health.is_open:
+        return health  # closed meanwhile: nothing to learn
+    checked = replace(health, checked_at=now, answering=answered)
+    assert health.open_until is not None
+    if answered and health.answering is False and now < health.open_until:
+        return replace(checked, open_until=now)
+    return checked
 
 
 def after_success(health: Health, now: datetime) -> Health:
@@ -87,6 +140,16 @@ def after_transient_failure(
         open_until=now + policy.open_duration(opens),
         probe_report_id=None,
         probe_started_at=None,
+        answering=None,  # a new opening: only a check that fails again arms the early half-open
+    )
+
+
+def _not_answering(health: Health, policy: BreakerPolicy, now: datetime) -> bool:
+    """The latest liveness check, still fresh, went unanswered."""
+    return (
+        health.answering is False
+        and health.checked_at is not None
+        and now - health.checked_at < timedelta(seconds=policy.check_fresh_seconds)
     )
 
 
@@ -98,4 +161,6 @@ def _closed(health: Health) -> Health:
         open_until=None,
         probe_report_id=None,
         probe_started_at=None,
+        checked_at=None,
+        answering=None,
     )

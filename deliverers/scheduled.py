@@ -2,8 +2,10 @@
 attempts whose lease ran out, and fail fiks-io attempts whose receipt deadline passed.
 
 Each job chooses report ids in one transaction and moves each report in its own
-(`ledger.steps.each_locked`), checking again that it is still as chosen. They are safe to
-run in several scheduler processes at once (row locks and state checks).
+(`ledger.steps.each_locked`), checking again that it is still as chosen; the release moves
+one recipient's reports in one transaction under its health row's lock
+(`deliverers.release`). They are safe to run in several scheduler processes at once (row
+locks and state checks).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from deliverers.base import TransientError
-from deliverers.breaker import Admit, admit
 from deliverers.control import DeliveryControl
 from deliverers.outcomes import apply_outcome
+from deliverers.release import release_waiting
 from ledger.lifecycle import State
 from ledger.records import Report, StateKind
 from ledger.steps import each_locked
@@ -30,46 +32,21 @@ ControlFor = Callable[[str], DeliveryControl]
 
 
 def release_due_retries(uow_factory: UowFactory, now: Clock, control_for: ControlFor) -> int:
-    """Due RETRY_SCHEDULED reports go back to ROUTED and onto their queue, as far as each
-    recipient's breaker and free slots allow; the others keep waiting, spending nothing."""
+    """Ready RETRY_SCHEDULED reports go back to ROUTED and onto their queue, as far as each
+    recipient's breaker and free slots allow; the others keep waiting, spending nothing.
+
+    The fallback: a settled attempt releases the next report at once (`deliverers.stage`),
+    so this tick matters for retries that come due and breakers that half-open on time."""
     with uow_factory() as uow:
         recipients = uow.queries.recipients_with_due_retries(now())
     released = 0
     for recipient in recipients:
         control = control_for(recipient)
         with uow_factory() as uow:
-            health = uow.health.get(recipient)
-            busy = uow.queries.count_for_recipient(recipient, [State.ROUTED, State.DELIVERING])
-            moment = now()
-            if health.open_until is not None and moment < health.open_until:
-                continue
-            slots = 1 if health.is_open else control.max_concurrent - busy
-            due = uow.queries.due_retries(recipient, moment, limit=max(slots, 0))
-
-        def release(uow: UnitOfWork, report: Report, control: DeliveryControl = control) -> bool:
-            moment = now()
-            if not _due(report, State.RETRY_SCHEDULED, report.next_attempt_at, moment):
-                return False
-            assert report.recipient is not None
-            assert report.vendor is not None
-            health = uow.health.get(report.recipient, lock=True)
-            decision = admit(health, control.breaker, report.id, moment)
-            if not isinstance(decision, Admit):
-                return False
-            if decision.probe:
-                uow.health.save(decision.health)
-            uow.reports.move(
-                report,
-                State.ROUTED,
-                at=moment,
-                actor=SCHEDULER,
-                reason="probe: is the recipient back?" if decision.probe else "retry due",
-                changes={"next_attempt_at": None},
-                dispatch=deliver_dispatch(report.vendor),
-            )
-            return True
-
-        released += each_locked(uow_factory, due, release)
+            moved = release_waiting(uow, recipient, control, now(), actor=SCHEDULER)
+            if moved:
+                uow.commit()
+        released += moved
     return released
 
 

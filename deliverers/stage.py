@@ -5,7 +5,9 @@
    the ledger (RETRY_SCHEDULED, no attempt spent).
 2. Push, with no transaction open.
 3. Settle (one transaction): only if the claim still holds (nothing moved the report since),
-   record the outcome. A duplicate message finds the report moved on and does nothing;
+   record the outcome, and release the recipient's next waiting reports into the slot it
+   frees (`deliverers.release`), so a backlog drains at the recipient's capacity.
+   A duplicate message finds the report moved on and does nothing;
    the case system's idempotency on the report id makes a duplicate push harmless.
 """
 
@@ -23,6 +25,7 @@ from deliverers.breaker import Wait, admit
 from deliverers.control import DeliveryControl
 from deliverers.metrics import attempt_made
 from deliverers.outcomes import DELIVERER, Outcome, apply_outcome
+from deliverers.release import release_waiting
 from ledger.digest import sha256_hex
 from ledger.lifecycle import State
 from ledger.records import DeadLetterKind, Report, StateKind
@@ -94,15 +97,20 @@ def deliver_report(
         current = uow.reports.unmoved(report)
         if current is None:
             return None  # the lease ran out and the report moved on without us
+        control = control_for(report.recipient)
+        settled_at = now()
         moved = apply_outcome(
             uow,
             current,
             result,
-            control=control_for(report.recipient),
-            now=now(),
+            control=control,
+            now=settled_at,
             jitter=jitter,
             detail={"attempt": report.attempts, "duration_ms": round(duration * 1000)},
         )
+        # The slot this attempt held is free: the recipient's next waiting report takes it
+        # now, in the same transaction, instead of at the scheduler's next tick.
+        release_waiting(uow, report.recipient, control, settled_at, actor=DELIVERER)
         uow.commit()
         return moved.state
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select, text
 
 from ledger import schema
 from ledger.lifecycle import STORED, State
-from ledger.records import Kind, Report
+from ledger.records import Kind, Report, StateKind
+
+WAITING = text(schema.WAITING_SQL)  # literal, so that `ix_reports_waiting` can be used
 
 
 class ReportQueries:
@@ -50,27 +52,33 @@ class ReportQueries:
         )
 
     def recipients_with_due_retries(self, now: datetime) -> list[str]:
+        """Recipients with a RETRY_SCHEDULED report that could go now if they have room:
+        it waited for them (no attempt spent), or its retry is due."""
         return list(
             self._db.execute(
                 select(schema.reports.c.recipient)
-                .where(schema.reports.c.state == State.RETRY_SCHEDULED.value)
-                .where(schema.reports.c.next_attempt_at <= now)
+                .where(WAITING)
+                .where(_ready(now))
                 .group_by(schema.reports.c.recipient)
             ).scalars()
         )
 
-    def due_retries(self, recipient: str, now: datetime, *, limit: int) -> list[str]:
-        """A recipient's RETRY_SCHEDULED reports that are due, earliest first."""
-        return list(
-            self._db.execute(
-                select(schema.reports.c.id)
-                .where(schema.reports.c.state == State.RETRY_SCHEDULED.value)
-                .where(schema.reports.c.recipient == recipient)
-                .where(schema.reports.c.next_attempt_at <= now)
-                .order_by(schema.reports.c.next_attempt_at)
-                .limit(limit)
-            ).scalars()
+    def ready_retries(
+        self, recipient: str, now: datetime, *, limit: int, lock: bool = False
+    ) -> list[str]:
+        """A recipient's RETRY_SCHEDULED reports that could go now, oldest first; `lock`:
+        locked, skipping rows another transaction holds."""
+        query = (
+            select(schema.reports.c.id)
+            .where(schema.reports.c.recipient == recipient)
+            .where(WAITING)
+            .where(_ready(now))
+            .order_by(schema.reports.c.received_at)
+            .limit(limit)
         )
+        if lock:
+            query = query.with_for_update(skip_locked=True)
+        return list(self._db.execute(query).scalars())
 
     def stalled(
         self,
@@ -146,3 +154,11 @@ class ReportQueries:
                 .limit(limit)
             ).scalars()
         )
+
+
+def _ready(now: datetime) -> ColumnElement[bool]:
+    """Waited for its recipient (ready when the recipient is), or its retry is due."""
+    return or_(
+        schema.reports.c.state_kind == StateKind.WAITING.value,
+        schema.reports.c.next_attempt_at <= now,
+    )

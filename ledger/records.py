@@ -140,6 +140,10 @@ class RecipientHealth:
     last_success_at: datetime | None = None
     last_failure_at: datetime | None = None
     last_error: str | None = None
+    # The liveness check while the breaker is open (`deliverers.liveness`): when it last ran
+    # and whether the case system answered it (None: not checked since the breaker opened).
+    checked_at: datetime | None = None
+    answering: bool | None = None
 
     @property
     def is_open(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -64,6 +65,8 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 # Written as literal SQL so that a query with this very term can use the partial index
 # `ix_reports_unfinished` (a bound parameter would hide the states from the planner).
 UNFINISHED_SQL = "state NOT IN ('VERIFIED', 'RESOLVED_MANUALLY')"
+# Likewise for `ix_reports_waiting`: a recipient's waiting reports, oldest first, to release.
+WAITING_SQL = "state = 'RETRY_SCHEDULED'"
 
 reports = Table(
     "reports",
@@ -103,6 +106,13 @@ reports = Table(
         "received_at",
         postgresql_where=text(UNFINISHED_SQL),
         sqlite_where=text(UNFINISHED_SQL),
+    ),
+    Index(
+        "ix_reports_waiting",
+        "recipient",
+        "received_at",
+        postgresql_where=text(WAITING_SQL),
+        sqlite_where=text(WAITING_SQL),
     ),
 )
 
@@ -206,6 +216,8 @@ recipient_health = Table(
     Column("last_success_at", UTCDateTime()),
     Column("last_failure_at", UTCDateTime()),
     Column("last_error", Text),
+    Column("checked_at", UTCDateTime()),  # the liveness check while open: when it last ran
+    Column("answering", Boolean),  # and whether the case system answered it
 )
 
 # Alerts for people: one per report and kind (held, dead-lettered, overdue, …), sent to

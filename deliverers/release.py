@@ -1,0 +1,86 @@
+"""Releasing a recipient's waiting reports by its free capacity.
+
+A recipient's backlog waits in the ledger (RETRY_SCHEDULED), not in the broker's queue, so
+one recipient's backlog never stands in front of another's reports. A report is released
+(ROUTED, onto its vendor's queue) only when its recipient can take it: the breaker admits
+it and fewer than `max_concurrent` of its reports are on their way. Released oldest first.
+
+`release_waiting` runs inside the caller's transaction, so that the slot an attempt frees
+is filled in the same transaction that records the attempt's outcome (`deliverers.stage`),
+and the breaker's half-opening releases its probe in the transaction that half-opens it
+(`deliverers.liveness`). The scheduler's tick (`deliverers.scheduled`) is the fallback.
+
+Locks: the recipient's health row first (so releasers of one recipient take turns and count
+its slots right), then the chosen reports, skipping any another transaction holds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from deliverers.breaker import Admit, admit, free_slots
+from deliverers.control import DeliveryControl
+from ledger.lifecycle import State
+from ledger.records import Report, StateKind
+from ledger.topology import deliver_dispatch
+from ledger.uow import UnitOfWork
+
+ON_THEIR_WAY = (State.ROUTED, State.DELIVERING)
+
+
+def ready(report: Report, now: datetime) -> bool:
+    """May this report be released once its recipient has room? A report that waited for
+    its recipient (breaker or slots, no attempt spent) is ready whenever the recipient is;
+    one that failed an attempt keeps its backoff (and any `Retry-After`)."""
+    return (
+        report.state is State.RETRY_SCHEDULED
+        and report.recipient is not None
+        and report.vendor is not None
+        and (
+            report.state_kind == StateKind.WAITING
+            or (report.next_attempt_at is not None and report.next_attempt_at <= now)
+        )
+    )
+
+
+def release_waiting(
+    uow: UnitOfWork, recipient: str, control: DeliveryControl, now: datetime, *, actor: str
+) -> int:
+    """Release as many of `recipient`'s ready reports as it has room for, oldest first, in
+    the caller's transaction; returns how many."""
+    health = uow.health.get(recipient, lock=True)
+    if health.open_until is not None and now < health.open_until:
+        return 0  # open: nothing to count
+    busy = uow.queries.count_for_recipient(recipient, ON_THEIR_WAY)
+    slots = free_slots(health, control.breaker, control.max_concurrent, busy, now)
+    if slots <= 0:
+        return 0
+    released = 0
+    for report_id in uow.queries.ready_retries(recipient, now, limit=slots, lock=True):
+        report = uow.reports.get(report_id, lock=True)
+        if report is None or not ready(report, now):
+            continue
+        assert report.vendor is not None
+        decision = admit(health, control.breaker, report.id, now)
+        if not isinstance(decision, Admit):
+            break
+        if decision.probe:
+            health = decision.health
+            uow.health.save(health)
+        if decision.probe:
+            reason = "probe: is the recipient back?"
+        elif report.state_kind == StateKind.WAITING:
+            reason = "released: its recipient has room"
+        else:
+            reason = "retry due"
+        uow.reports.move(
+            report,
+            State.ROUTED,
+            at=now,
+            actor=actor,
+            reason=reason,
+            changes={"next_attempt_at": None},
+            dispatch=deliver_dispatch(report.vendor),
+        )
+        released += 1
+    return released

@@ -1,0 +1,277 @@
+"""A backlog for a recipient that was down drains at its capacity once it is back, and the
+first delivery does not wait out the breaker's open time: on a real ledger, delivering over
+HTTP to the real sandbox case system, which refuses connections while it is down.
+
+The stages are called as the workers and the scheduler would call them, with a clock that
+moves only when told to; nothing here depends on how fast this machine is."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from deliverers.breaker import BreakerPolicy
+from deliverers.control import DeliveryControl
+from deliverers.liveness import check_open_breakers
+from deliverers.rest_json import RestJsonDeliverer
+from deliverers.retry import RetryPolicy
+from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
+from deliverers.scheduled import release_due_retries
+from deliverers.stage import deliver_report
+from ledger.lifecycle import State
+from ledger.records import NewReport
+from ledger.topology import ROUTE
+from ledger.uow import UnitOfWork
+from relay.servers import RestartableServer, ServerThread, bind
+from router.routes import RouteTable, load_routes
+from router.stage import route_report
+from tests.support.clock import T0, Clock
+from tests.support.ledger import TEST_KEYS
+
+pytestmark = pytest.mark.integration
+
+SECRET = "s" * 32
+BACKLOG = 30
+CAPACITY = 4
+CONTROL = DeliveryControl(
+    policy=RetryPolicy(base_seconds=5, max_attempts=5),
+    breaker=BreakerPolicy(failures_to_open=5, open_seconds=30, check_seconds=2),
+    max_concurrent=CAPACITY,
+)
+
+
+class CaseSystem:
+    """The sandbox on a port of its own, which can go down (connections refused) and come
+    back on the same port."""
+
+    def __init__(self) -> None:
+        self.server = RestartableServer(create_sandbox_app(SandboxConfig(SECRET)))
+        self.server.start()
+
+    def down(self) -> None:
+        self.server.stop()
+
+    def back(self) -> None:
+        self.server.server = ServerThread(self.server.app, bind(self.server.host, self.server.port))
+        self.server.server.start()
+
+    def stored(self) -> list[dict[str, object]]:
+        answer = httpx.get(f"{self.server.url}/_sandbox/reports", timeout=5)
+        answer.raise_for_status()
+        stored: list[dict[str, object]] = answer.json()
+        return stored
+
+
+@pytest.fixture
+def case_system() -> Iterator[CaseSystem]:
+    running = CaseSystem()
+    try:
+        yield running
+    finally:
+        running.server.stop()
+
+
+@pytest.fixture
+def table(tmp_path: Path, case_system: CaseSystem) -> RouteTable:
+    path = tmp_path / "routes.yaml"
+    path.write_text(
+        "recipients:\n"
+        "  - {id: bergen, name: Bergen, serves: ['4601'], vendor: rest-json,"
+        f" endpoint: '{case_system.server.url}', secret_env: S}}\n",
+        "utf-8",
+    )
+    return load_routes(path, {"S": SECRET})
+
+
+class Pipeline:
+    """The delivery stage, the retry tick and the liveness check on one ledger and clock."""
+
+    def __init__(self, engine: Engine, table: RouteTable, clock: Clock, endpoint: str) -> None:
+        self.engine, self.table, self.clock = engine, table, clock
+        self.client = httpx.Client()
+        self.deliverer = RestJsonDeliverer(endpoint, SECRET, client=self.client)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, TEST_KEYS)
+
+    def routed(self, count: int) -> list[str]:
+        """`count` reports received a millisecond apart, oldest first, and routed."""
+        ids = []
+        for n in range(count):
+            report_id = str(uuid.uuid4())
+            with self.uow() as uow:
+                uow.reports.add(
+                    NewReport(
+                        report_id,
+                        "portal",
+                        "no.ks.fiks.bekymringsmelding.privat.v2",
+                        "4601",
+                        "02",
+                        T0 + timedelta(milliseconds=n),
+                    ),
+                    b'{"kommunenummer":"4601"}',
+                    actor="intake:portal",
+                    dispatch=ROUTE,
+                )
+                uow.commit()
+            assert route_report(self.uow(), self.table, report_id, self.clock) is State.ROUTED
+            ids.append(report_id)
+        return ids
+
+    def deliver(self, report_id: str) -> State | None:
+        return deliver_report(
+            self.uow,
+            report_id,
+            deliverer_for=lambda recipient: self.deliverer,
+            control_for=lambda recipient: CONTROL,
+            now=self.clock,
+            jitter=lambda: 0.0,
+        )
+
+    def check(self) -> int:
+        return check_open_breakers(
+            self.uow, self.clock, lambda recipient: CONTROL, lambda recipient: self.deliverer
+        )
+
+    def tick(self) -> int:
+        return release_due_retries(self.uow, self.clock, lambda recipient: CONTROL)
+
+    def in_state(self, state: State) -> list[str]:
+        with self.uow() as uow:
+            return [r.id for r in uow.queries.reports_in([state], limit=100_000)]
+
+    def released(self) -> list[str]:
+        """ROUTED reports (on their way to a worker), in the order they were received."""
+        with self.uow() as uow:
+            routed = uow.queries.reports_in([State.ROUTED], limit=100_000)
+        return [r.id for r in sorted(routed, key=lambda r: r.received_at)]
+
+
+@pytest.fixture
+def pipeline(
+    ledger_engine: Engine, table: RouteTable, clock: Clock, case_system: CaseSystem
+) -> Iterator[Pipeline]:
+    running = Pipeline(ledger_engine, table, clock, case_system.server.url)
+    try:
+        yield running
+    finally:
+        running.client.close()
+
+
+def open_by_an_outage(pipeline: Pipeline, case_system: CaseSystem) -> list[str]:
+    """The recipient goes down; a backlog of reports arrives. The first five spend an
+    attempt each and open the breaker; the rest wait without spending any."""
+    case_system.down()
+    backlog = pipeline.routed(BACKLOG)
+    for report_id in backlog:
+        assert pipeline.deliver(report_id) is State.RETRY_SCHEDULED
+    with pipeline.uow() as uow:
+        health = uow.health.get("bergen")
+        reports = [uow.reports.get(report_id) for report_id in backlog]
+    assert health.open_until == T0 + timedelta(seconds=30)
+    assert [r.attempts for r in reports if r is not None] == [1] * 5 + [0] * (BACKLOG - 5)
+    return backlog
+
+
+def test_the_first_delivery_after_a_return_does_not_wait_for_the_open_time(
+    pipeline: Pipeline, case_system: CaseSystem, clock: Clock
+) -> None:
+    backlog = open_by_an_outage(pipeline, case_system)
+
+    clock.advance(2)
+    assert pipeline.check() == 0  # not answering: checked, nothing released
+    clock.advance(2)
+    assert pipeline.check() == 0
+    assert pipeline.tick() == 0
+
+    case_system.back()
+    clock.advance(2)  # 6 s after the breaker opened, 24 s before its open time is up
+    assert pipeline.check() == 1  # answers: half-open now, the probe released at once
+    [probe] = pipeline.released()
+    assert probe == backlog[0]  # the oldest
+    with pipeline.uow() as uow:
+        last = uow.reports.history(probe)[-1]
+        assert uow.health.get("bergen").probe_report_id == probe
+    assert last.reason == "probe: is the recipient back?"
+    assert last.at == T0 + timedelta(seconds=6)
+
+    assert pipeline.deliver(probe) is State.DELIVERED
+    with pipeline.uow() as uow:
+        assert not uow.health.get("bergen").is_open
+    # The probe's settlement filled the recipient's slots with the next oldest reports.
+    assert pipeline.released() == backlog[1 : 1 + CAPACITY]
+
+
+def test_a_backlog_drains_at_capacity_oldest_first_without_the_tick(
+    pipeline: Pipeline, case_system: CaseSystem, clock: Clock
+) -> None:
+    backlog = open_by_an_outage(pipeline, case_system)
+    clock.advance(2)
+    pipeline.check()
+    case_system.back()
+    clock.advance(2)
+    assert pipeline.check() == 1
+
+    # Workers deliver what is released; no scheduler tick runs from here on.
+    rounds: list[list[str]] = []
+    while released := pipeline.released():
+        rounds.append(released)
+        for report_id in released:
+            assert pipeline.deliver(report_id) is State.DELIVERED
+        assert len(rounds) <= BACKLOG, "the backlog does not drain"
+
+    assert [len(r) for r in rounds] == [1, *[CAPACITY] * 7, 1]  # the probe, then full slots
+    assert [report_id for r in rounds for report_id in r] == backlog  # oldest first
+    assert sorted(pipeline.in_state(State.DELIVERED)) == sorted(backlog)
+    assert pipeline.in_state(State.RETRY_SCHEDULED) == []
+
+    stored = case_system.stored()
+    assert sorted(str(item["id"]) for item in stored) == sorted(backlog)  # each once
+    with pipeline.uow() as uow:
+        reports = {r: uow.reports.get(r) for r in backlog}
+        waited = backlog[-1]
+        path = [(t.to_state, t.actor, t.reason) for t in uow.reports.history(waited)]
+    # Those that opened the breaker spent one more attempt; the others only the one that
+    # delivered them, with every wait and release recorded.
+    assert [r.attempts for r in reports.values() if r is not None] == [2] * 5 + [1] * (BACKLOG - 5)
+    assert [(state, actor) for state, actor, _ in path] == [
+        (State.RECEIVED, "intake:portal"),
+        (State.ROUTED, "router"),
+        (State.RETRY_SCHEDULED, "deliverer"),
+        (State.ROUTED, "deliverer"),  # released by a settled attempt, not by the tick
+        (State.DELIVERING, "deliverer"),
+        (State.DELIVERED, "deliverer"),
+    ]
+    assert str(path[2][2]).startswith("waiting, no attempt spent: breaker for bergen is open")
+    assert path[3][2] == "released: its recipient has room"
+
+
+def test_a_long_outage_spends_no_attempts_on_probes(
+    pipeline: Pipeline, case_system: CaseSystem, clock: Clock
+) -> None:
+    backlog = open_by_an_outage(pipeline, case_system)
+
+    # An hour down: the breaker's open time runs out again and again, but the recipient
+    # is seen not answering, so no report is sent as a probe.
+    for _ in range(3600 // 8):
+        clock.advance(8)
+        pipeline.check()
+        assert pipeline.tick() == 0
+    assert pipeline.released() == []
+    with pipeline.uow() as uow:
+        attempts = [r.attempts for r in map(uow.reports.get, backlog) if r is not None]
+    assert attempts == [1] * 5 + [0] * (BACKLOG - 5)
+    assert pipeline.in_state(State.DEAD_LETTERED) == []
+
+    case_system.back()
+    clock.advance(8)
+    assert pipeline.check() == 1
+    [probe] = pipeline.released()
+    assert pipeline.deliver(probe) is State.DELIVERED
+    assert len(pipeline.released()) == CAPACITY
