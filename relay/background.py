@@ -3,7 +3,7 @@
 The outbox lane publishes committed outbox rows, woken the moment one commits (in this
 process by the unit of work, from others by PostgreSQL's NOTIFY) and polling as a fallback.
 The pipeline lane (retries, leases, deadlines, sweeper) never waits on a case system; the
-read-back lane and the proof lane (reconciliation, alerts) may."""
+read-back lane, the breaker-check lane and the proof lane (reconciliation, alerts) may."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from relay.process_metrics import alert_metrics
 from relay.scheduler import Scheduler
 from relay.wiring import (
     CeleryPublisher,
+    breaker_check_jobs,
     outbox_jobs,
     proof_jobs,
     read_back_jobs,
@@ -38,6 +39,7 @@ class Background:
             Scheduler(outbox_jobs(container, publisher), self.stop_event, container.outbox_ready),
             Scheduler(scheduler_jobs(container, publisher), self.stop_event),
             Scheduler(read_back_jobs(container), self.stop_event),
+            Scheduler(breaker_check_jobs(container), self.stop_event),
             Scheduler(proof_jobs(container), self.stop_event),
         ]
         self.listener = receipt_listener(container)

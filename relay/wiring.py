@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 
 from deliverers.fiks_io import konto_queue
+from deliverers.liveness import check_open_breakers
 from deliverers.proof import ReconcileResult, reconcile, verify_delivered
 from deliverers.receipts import IncomingReceipt, handle_receipt
 from deliverers.scheduled import (
@@ -143,6 +144,23 @@ def read_back_jobs(container: Container) -> list[Periodic]:
                 receipt_mode_for=c.receipt_mode_for,
                 now=c.now,
             ),
+        )
+    ]
+
+
+BREAKER_CHECK_POLL_SECONDS = 1.0  # each recipient is checked every BreakerPolicy.check_seconds
+
+
+def breaker_check_jobs(container: Container) -> list[Periodic]:
+    """The breaker-check lane: asks each recipient whose breaker is open whether it answers
+    (`deliverers.liveness`), so a returned one gets its probe within seconds. It waits on
+    case systems, so it has a lane of its own."""
+    c = container
+    return [
+        Periodic(
+            "breaker-checks",
+            BREAKER_CHECK_POLL_SECONDS,
+            lambda: check_open_breakers(c.uow, c.now, c.control_for, c.deliverer_for),
         )
     ]
 

@@ -3,7 +3,7 @@ ran, whether the case system answered), and an index to take a recipient's waiti
 oldest first.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-27
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from ledger.schema import WAITING_SQL, UTCDateTime
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
