@@ -91,12 +91,16 @@ def events_per_second(times: Sequence[datetime], since: datetime | None = None) 
     return count / seconds if seconds > 0 else 0.0
 
 
-def against(measured: float | None, target: float, *, below: bool = True) -> dict[str, Any]:
-    """A measured figure beside its target: under it (`below`) or at least it."""
+RULES = {"<": float.__lt__, "<=": float.__le__, ">=": float.__ge__}
+
+
+def against(measured: float | None, rule: str, target: float) -> dict[str, Any]:
+    """A measured figure beside its target and whether it meets it (`rule`: "<", "<=" or
+    ">="); nothing measured meets nothing."""
     if measured is None:
-        return {"measured": None, "target": target, "meets": False}
-    meets = measured < target if below else measured >= target
-    return {"measured": round(measured, 3), "target": target, "meets": meets}
+        return {"measured": None, "target": f"{rule} {target:g}", "meets": False}
+    meets = RULES[rule](float(measured), float(target))
+    return {"measured": round(measured, 3), "target": f"{rule} {target:g}", "meets": meets}
 
 
 def status_rss_kb(status: str) -> int:

@@ -107,17 +107,21 @@ def test_events_per_second(times: list[datetime], since: datetime | None, expect
 
 
 @pytest.mark.parametrize(
-    ("measured", "target", "below", "meets"),
+    ("measured", "rule", "target", "meets"),
     [
-        (0.1, 0.15, True, True),
-        (0.15, 0.15, True, False),
-        (0.8, 0.8, False, True),
-        (0.79, 0.8, False, False),
-        (None, 2.0, True, False),  # nothing measured meets nothing
+        (0.1, "<", 0.15, True),
+        (0.15, "<", 0.15, False),
+        (0.2, "<=", 0.2, True),
+        (0.21, "<=", 0.2, False),
+        (0.8, ">=", 0.8, True),
+        (0.79, ">=", 0.8, False),
+        (None, "<", 2.0, False),  # nothing measured meets nothing
     ],
 )
-def test_against(measured: float | None, target: float, below: bool, meets: bool) -> None:
-    assert against(measured, target, below=below)["meets"] is meets
+def test_against(measured: float | None, rule: str, target: float, meets: bool) -> None:
+    judged = against(measured, rule, target)
+    assert judged["meets"] is meets
+    assert judged["target"] == f"{rule} {target:g}"
 
 
 STATUS = "Name:\tcelery\nState:\tS (sleeping)\nVmPeak:\t  300000 kB\nVmRSS:\t   81234 kB\n"
