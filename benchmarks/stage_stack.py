@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from benchmarks.delivery_ratio import delete_keys
 from benchmarks.intake_ratio import fresh_database
 from benchmarks.stages import first_entries, stat_ids, status_rss_kb
 from intake.meldingstyper import MELDINGSTYPER
+from ledger import schema
 from relay.settings import Settings
 from tests.support.reports import submission
 from tests.support.stack import DEFAULT_RECIPIENTS, Broker, Stack, split_stack
@@ -187,7 +188,8 @@ def wait_until(
 def ledger_entries(stack: Stack) -> dict[str, dict[str, datetime]]:
     """Report id -> state -> the first time it entered it, for every report in the ledger."""
     with stack.engine.connect() as connection:
-        rows = connection.execute(text("SELECT report_id, to_state, at FROM transitions")).all()
+        table = schema.transitions  # its column type gives aware UTC times
+        rows = connection.execute(select(table.c.report_id, table.c.to_state, table.c.at)).all()
     return first_entries((report_id, state, at) for report_id, state, at in rows)
 
 
