@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--steady-reports", type=int, default=500)
     parser.add_argument("--trickle-rate", type=float, default=2.0, help="B's reports/s")
     parser.add_argument("--min-down", type=float, default=30.0, help="seconds A is down")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="for the drain")
+    parser.add_argument("--timeout", type=float, default=5400.0, help="for the drain")
     common_arguments(parser)
     args = parser.parse_args()
     with (
