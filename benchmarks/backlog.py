@@ -4,7 +4,8 @@ a recipient's backlog drains after its case system comes back, against the pipel
 throughput measured first in the same run; how long until its first delivery; and another
 recipient's latency meanwhile. Beside them issue 15's targets: drain at least 80 % of
 steady; first delivery within 5 s of the return; the other recipient's received ->
-delivered p99 under 2 s.
+delivered p99 under 2 s, over the whole episode (the burst of A's reports accepted while it
+is down and its drain after it returns: both crowd the queues all recipients share).
 
     .venv/bin/python -m benchmarks.backlog [--reports 10000] [--steady-reports 500]
         [--trickle-rate 2] [--min-down 30] [--concurrency 4] [--verify-delay 1]
@@ -163,6 +164,7 @@ def report(
         return summary(stage_seconds(entries, "RECEIVED", "DELIVERED", chosen))
 
     during_drain = b_latency(returned, phases.drained_at)
+    episode = b_latency(phases.down_at, phases.drained_at)
     drain_ratio = ratio(drain_rate, steady_rate)
     return {
         "shape": f"split on PostgreSQL + Redis, worker prefork {args.concurrency}",
@@ -182,13 +184,12 @@ def report(
         "other_recipient_received_to_delivered_seconds": {
             "while_down": b_latency(phases.down_at, returned),
             "while_draining": during_drain,
+            "whole_episode": episode,
         },
         "targets": {
             "drain_ratio_to_steady": against(drain_ratio, ">=", 0.8),
             "first_delivery_after_return_seconds": against(first, "<=", 5.0),
-            "other_recipient_p99_while_draining_seconds": against(
-                during_drain.get("p99"), "<", 2.0
-            ),
+            "other_recipient_p99_seconds": against(episode.get("p99"), "<", 2.0),
         },
     }
 
