@@ -26,6 +26,11 @@ from ledger.topology import deliver_dispatch
 from ledger.uow import UnitOfWork
 
 ON_THEIR_WAY = (State.ROUTED, State.DELIVERING)
+# Up to `max_concurrent` in flight and as many again queued behind them: a slot that frees
+# takes the next report from the queue at once, not after the release's publish. The claim
+# still lets no more than `max_concurrent` be delivering (the rest wait in the ledger), and
+# another recipient's reports find at most this many of this recipient's ahead of them.
+QUEUED_AHEAD_FACTOR = 2
 
 
 def ready(report: Report, now: datetime) -> bool:
@@ -52,7 +57,8 @@ def release_waiting(
     if health.open_until is not None and now < health.open_until:
         return 0  # open: nothing to count
     busy = uow.queries.count_for_recipient(recipient, ON_THEIR_WAY)
-    slots = free_slots(health, control.breaker, control.max_concurrent, busy, now)
+    room = QUEUED_AHEAD_FACTOR * control.max_concurrent
+    slots = free_slots(health, control.breaker, room, busy, now)
     if slots <= 0:
         return 0
     released = 0

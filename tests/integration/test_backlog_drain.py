@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
 from deliverers.liveness import check_open_breakers
+from deliverers.release import QUEUED_AHEAD_FACTOR
 from deliverers.rest_json import RestJsonDeliverer
 from deliverers.retry import RetryPolicy
 from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
@@ -39,6 +40,7 @@ pytestmark = pytest.mark.integration
 SECRET = "s" * 32
 BACKLOG = 30
 CAPACITY = 4
+ROOM = QUEUED_AHEAD_FACTOR * CAPACITY  # delivering, and queued behind them
 CONTROL = DeliveryControl(
     policy=RetryPolicy(base_seconds=5, max_attempts=5),
     breaker=BreakerPolicy(failures_to_open=5, open_seconds=30, check_seconds=2),
@@ -204,8 +206,8 @@ def test_the_first_delivery_after_a_return_does_not_wait_for_the_open_time(
     assert pipeline.deliver(probe) is State.DELIVERED
     with pipeline.uow() as uow:
         assert not uow.health.get("bergen").is_open
-    # The probe's settlement filled the recipient's slots with the next oldest reports.
-    assert pipeline.released() == backlog[1 : 1 + CAPACITY]
+    # The probe's settlement filled the recipient's room with the next oldest reports.
+    assert pipeline.released() == backlog[1 : 1 + ROOM]
 
 
 def test_a_backlog_drains_at_capacity_oldest_first_without_the_tick(
@@ -226,7 +228,8 @@ def test_a_backlog_drains_at_capacity_oldest_first_without_the_tick(
             assert pipeline.deliver(report_id) is State.DELIVERED
         assert len(rounds) <= BACKLOG, "the backlog does not drain"
 
-    assert [len(r) for r in rounds] == [1, *[CAPACITY] * 7, 1]  # the probe, then full slots
+    full, rest = divmod(BACKLOG - 1, ROOM)
+    assert [len(r) for r in rounds] == [1, *[ROOM] * full, rest]  # the probe, then full room
     assert [report_id for r in rounds for report_id in r] == backlog  # oldest first
     assert sorted(pipeline.in_state(State.DELIVERED)) == sorted(backlog)
     assert pipeline.in_state(State.RETRY_SCHEDULED) == []
@@ -274,4 +277,4 @@ def test_a_long_outage_spends_no_attempts_on_probes(
     assert pipeline.check() == 1
     [probe] = pipeline.released()
     assert pipeline.deliver(probe) is State.DELIVERED
-    assert len(pipeline.released()) == CAPACITY
+    assert len(pipeline.released()) == ROOM

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from deliverers.base import ContentMismatch, PermanentError, TransientError
 from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
+from deliverers.release import QUEUED_AHEAD_FACTOR
 from deliverers.retry import RetryPolicy
 from deliverers.scheduled import recover_abandoned_attempts, release_due_retries
 from deliverers.stage import Claim, claim_attempt, deliver_report
@@ -247,12 +248,14 @@ def test_an_open_breaker_parks_reports_without_spending_attempts(
     with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
         assert not uow.health.get("bergen").is_open
 
-    # The probe's settlement released the next one into the slot it freed; the tick finds
-    # no room left (max_concurrent=1: one at a time).
+    # The probe's settlement released the other two into the room it freed (max_concurrent=1:
+    # one delivering, one queued behind it); the tick finds no room left.
     assert release(ledger_engine, clock) == 0
     with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
-        [next_one] = uow.queries.reports_in([State.ROUTED])
-    assert deliver_with(ledger_engine, next_one.id, down, clock) is State.DELIVERED
+        next_ones = uow.queries.reports_in([State.ROUTED])
+    assert len(next_ones) == QUEUED_AHEAD_FACTOR * BREAKER_CONTROL.max_concurrent == 2
+    for report in next_ones:
+        assert deliver_with(ledger_engine, report.id, down, clock) is State.DELIVERED
 
 
 def test_a_recipient_at_its_concurrency_limit_makes_others_wait(
