@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -35,10 +35,11 @@ from intake.request_checks import (
 from intake.schemas import check_all_schemas
 from intake.service import Accepted, accept_report, submission_from_body
 from ledger.clock import rfc3339, utc_now
-from ledger.database import is_unavailable
+from ledger.database import is_unavailable, lost_connection
 from ledger.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DATABASE_ERRORS = (DBAPIError, PoolTimeout)
 TITLE = "bekymring-relay intake"
@@ -158,7 +159,59 @@ def _answer_problems(app: FastAPI) -> None:
 def _submit(config: IntakeConfig, client_id: str, key: str | None, raw: bytes) -> Accepted:
     submission = submission_from_body(client_id, key, raw)
     with ledger_errors_as_503():
-        return accept_report(config.uow_factory, submission, now=config.now, new_id=config.new_id)
+        return _once_more_on_a_new_connection(
+            lambda uow_factory: accept_report(
+                uow_factory, submission, now=config.now, new_id=config.new_id
+            ),
+            config.uow_factory,
+            idempotent=key is not None,
+        )
+
+
+class _CommitNoted:
+    """A unit of work that notes whether its commit was tried (and so may have happened)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self.committing = False
+
+    def __enter__(self) -> _CommitNoted:
+        self._uow.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._uow.__exit__(*exc_info)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._uow, name)
+
+    def commit(self) -> None:
+        self.committing = True
+        self._uow.commit()
+
+
+def _once_more_on_a_new_connection(
+    work: Callable[[Callable[[], UnitOfWork]], T],
+    uow_factory: Callable[[], UnitOfWork],
+    *,
+    idempotent: bool,
+) -> T:
+    """`work`, tried again once if its connection was found dead (the ledger's server was
+    restarted; the pool is not checked before each use), unless it may have committed and
+    a second try could store the report twice (no Idempotency-Key to recognise it by)."""
+    opened: list[_CommitNoted] = []
+
+    def noted() -> UnitOfWork:
+        opened.append(_CommitNoted(uow_factory()))
+        return cast("UnitOfWork", opened[-1])
+
+    try:
+        return work(noted)
+    except DATABASE_ERRORS as error:
+        if not lost_connection(error) or (not idempotent and any(uow.committing for uow in opened)):
+            raise
+        log.warning("the ledger's connection was lost (%s); trying once more", type(error).__name__)
+        return work(uow_factory)
 
 
 @contextmanager
@@ -184,7 +237,18 @@ def _ledger_unavailable() -> Problem:
 
 
 def _status_view(config: IntakeConfig, report_id: str, client_id: str) -> dict[str, Any] | None:
-    with ledger_errors_as_503(), config.uow_factory() as uow:
+    with ledger_errors_as_503():
+        return _once_more_on_a_new_connection(
+            lambda uow_factory: _read_status(uow_factory, report_id, client_id),
+            config.uow_factory,
+            idempotent=True,  # a read
+        )
+
+
+def _read_status(
+    uow_factory: Callable[[], UnitOfWork], report_id: str, client_id: str
+) -> dict[str, Any] | None:
+    with uow_factory() as uow:
         report = uow.reports.get(report_id)
         if report is None or report.client_id != client_id:
             return None

@@ -29,12 +29,23 @@ def is_unavailable(error: BaseException) -> bool:
     )
 
 
+def lost_connection(error: BaseException) -> bool:
+    """Whether a database error means the connection was found dead (a restarted server):
+    SQLAlchemy has dropped it and every pooled connection as old, so a new try gets a new
+    connection."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
 def create_ledger_engine(
-    url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS, pooled: bool = True
+    url: str,
+    *,
+    busy_timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS,
+    pooled: bool = True,
+    pre_ping: bool = True,
 ) -> Engine:
     """An engine whose transactions are safe for the ledger on the given backend.
 
@@ -43,12 +54,14 @@ def create_ledger_engine(
     On PostgreSQL a connection attempt gives up after CONNECT_TIMEOUT_SECONDS, and a
     connection is checked before use (a restarted server leaves dead ones in the pool).
     `pooled=False` opens a connection per transaction: for a watchdog thread in a process
-    that forks, which must not leave pooled connections to its children.
+    that forks, which must not leave pooled connections to its children. `pre_ping=False`
+    saves that check's round trip on every transaction; its user must then try once more
+    when an error says the connection was lost (`lost_connection`), as intake does.
     """
     pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if not is_sqlite(url):
         if pooled:
-            pool.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+            pool.update(pool_pre_ping=pre_ping, pool_size=5, max_overflow=10)
         return create_engine(
             url,
             hide_parameters=True,
