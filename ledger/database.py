@@ -11,6 +11,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
+from ledger.sqlite_writer import connection_class, queued_to_write, writer_lock
+
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -50,7 +52,8 @@ def create_ledger_engine(
     """An engine whose transactions are safe for the ledger on the given backend.
 
     On SQLite every transaction starts with BEGIN IMMEDIATE, so writers queue on the
-    busy timeout instead of failing when a read transaction tries to become a write.
+    busy timeout instead of failing when a read transaction tries to become a write; the
+    threads of one process queue on a lock before that (`ledger.sqlite_writer`).
     On PostgreSQL a connection attempt gives up after CONNECT_TIMEOUT_SECONDS, and a
     connection is checked before use (a restarted server leaves dead ones in the pool).
     `pooled=False` opens a connection per transaction: for a watchdog thread in a process
@@ -72,9 +75,10 @@ def create_ledger_engine(
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    factory = connection_class(writer_lock(database or ""), busy_timeout)
     engine = create_engine(
         url,
-        connect_args={"timeout": busy_timeout, "check_same_thread": False},
+        connect_args={"timeout": busy_timeout, "check_same_thread": False, "factory": factory},
         hide_parameters=True,  # parameters hold report content; never put them in errors
         **pool,
     )
@@ -92,6 +96,8 @@ def create_ledger_engine(
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Queued behind this process's other writers first (`ledger.sqlite_writer`).
+        with queued_to_write(connection.connection.dbapi_connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
