@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -46,6 +47,9 @@ TITLE = "bekymring-relay intake"
 DESCRIPTION = "Portal backends submit child-welfare concern reports here (contract version 1)."
 
 
+LEDGER_THREADS = 10
+
+
 @dataclass(frozen=True)
 class IntakeConfig:
     uow_factory: Callable[[], UnitOfWork]
@@ -55,6 +59,10 @@ class IntakeConfig:
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
     # What keeps this API from serving (the ledger's schema, the broker), or None: `/readyz`.
     readiness: Callable[[], str | None] = lambda: None
+    # Requests that use the ledger at once (each in a thread of its own); the others wait
+    # their turn. No more than the ledger's pool keeps open (`ledger.database`), so that no
+    # request pays for a connection made and closed for it alone.
+    ledger_threads: int = LEDGER_THREADS
 
 
 def accepted_body(accepted: Accepted) -> dict[str, str]:
@@ -67,6 +75,12 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
     document = openapi_document(TITLE, "1", DESCRIPTION)
     app.openapi = lambda: document  # type: ignore[method-assign]  # FastAPI's documented way
     _answer_problems(app)
+    limiters: list[CapacityLimiter] = []  # made in the event loop, at the first request
+
+    async def in_ledger_thread(function: Callable[..., T], *args: Any) -> T:
+        if not limiters:
+            limiters.append(CapacityLimiter(config.ledger_threads))
+        return await to_thread.run_sync(function, *args, limiter=limiters[0])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -89,7 +103,7 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
         )
         key = idempotency_key(request.headers.get("idempotency-key"))
         raw = await read_body(request, config.max_body_bytes)
-        accepted = await run_in_threadpool(_submit, config, client_id, key, raw)
+        accepted = await in_ledger_thread(_submit, config, client_id, key, raw)
         if not accepted.replay:
             log.info(
                 "accepted report %s from client %s",
@@ -106,7 +120,7 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
     @app.get("/v1/reports/{report_id}")
     async def status(report_id: str, request: Request) -> JSONResponse:
         client_id = authenticate(request.headers.get("authorization"), config.tokens)
-        view = await run_in_threadpool(_status_view, config, report_id, client_id)
+        view = await in_ledger_thread(_status_view, config, report_id, client_id)
         if view is None:
             raise Problem(404, "not-found", "No such report", "no report with this id for you")
         return JSONResponse(view)

@@ -15,6 +15,9 @@ from ledger.sqlite_writer import connection_class, queued_to_write, writer_lock
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 CONNECT_TIMEOUT_SECONDS = 5
+# Connections a pool keeps open once made (more are made when needed, and closed after):
+# as many as the intake API uses at once (`intake.api.LEDGER_THREADS`).
+POOL_SIZE = 10
 
 
 # SQLSTATE 25006: a read-only transaction, as on a standby during a failover.
@@ -64,7 +67,7 @@ def create_ledger_engine(
     pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if not is_sqlite(url):
         if pooled:
-            pool.update(pool_pre_ping=pre_ping, pool_size=5, max_overflow=10)
+            pool.update(pool_pre_ping=pre_ping, pool_size=POOL_SIZE, max_overflow=10)
         return create_engine(
             url,
             hide_parameters=True,
