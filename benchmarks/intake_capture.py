@@ -54,7 +54,7 @@ def capture_intake(env: dict[str, str], token: str) -> Captured:
     from relay.wiring import intake_app
 
     with _environment(env):
-        container = bootstrap(load_settings())
+        container = bootstrap(load_settings(), pre_ping=False)  # as `relay api` builds it
         try:
             app = intake_app(container)
             captured = Captured()
@@ -93,7 +93,7 @@ def _listening(engine: Engine, captured: Captured) -> Iterator[None]:
     def rollback(conn: Any) -> None:
         captured.steps.append("ROLLBACK")
 
-    def checkout(*_: Any) -> None:  # the pool's pre-ping, a round trip of its own
+    def checkout(*_: Any) -> None:  # the pool's pre-ping (off in `relay api`), a round trip
         captured.steps.append("SELECT 1")
 
     hooks: list[tuple[Any, str, Any]] = [

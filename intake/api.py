@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -35,14 +36,18 @@ from intake.request_checks import (
 from intake.schemas import check_all_schemas
 from intake.service import Accepted, accept_report, submission_from_body
 from ledger.clock import rfc3339, utc_now
-from ledger.database import is_unavailable
+from ledger.database import is_unavailable, lost_connection
 from ledger.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DATABASE_ERRORS = (DBAPIError, PoolTimeout)
 TITLE = "bekymring-relay intake"
 DESCRIPTION = "Portal backends submit child-welfare concern reports here (contract version 1)."
+
+
+LEDGER_THREADS = 10
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,10 @@ class IntakeConfig:
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
     # What keeps this API from serving (the ledger's schema, the broker), or None: `/readyz`.
     readiness: Callable[[], str | None] = lambda: None
+    # Requests that use the ledger at once (each in a thread of its own); the others wait
+    # their turn. No more than the ledger's pool keeps open (`ledger.database`), so that no
+    # request pays for a connection made and closed for it alone.
+    ledger_threads: int = LEDGER_THREADS
 
 
 def accepted_body(accepted: Accepted) -> dict[str, str]:
@@ -66,6 +75,12 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
     document = openapi_document(TITLE, "1", DESCRIPTION)
     app.openapi = lambda: document  # type: ignore[method-assign]  # FastAPI's documented way
     _answer_problems(app)
+    limiters: list[CapacityLimiter] = []  # made in the event loop, at the first request
+
+    async def in_ledger_thread(function: Callable[..., T], *args: Any) -> T:
+        if not limiters:
+            limiters.append(CapacityLimiter(config.ledger_threads))
+        return await to_thread.run_sync(function, *args, limiter=limiters[0])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -88,7 +103,7 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
         )
         key = idempotency_key(request.headers.get("idempotency-key"))
         raw = await read_body(request, config.max_body_bytes)
-        accepted = await run_in_threadpool(_submit, config, client_id, key, raw)
+        accepted = await in_ledger_thread(_submit, config, client_id, key, raw)
         if not accepted.replay:
             log.info(
                 "accepted report %s from client %s",
@@ -105,7 +120,7 @@ def create_intake_app(config: IntakeConfig) -> FastAPI:
     @app.get("/v1/reports/{report_id}")
     async def status(report_id: str, request: Request) -> JSONResponse:
         client_id = authenticate(request.headers.get("authorization"), config.tokens)
-        view = await run_in_threadpool(_status_view, config, report_id, client_id)
+        view = await in_ledger_thread(_status_view, config, report_id, client_id)
         if view is None:
             raise Problem(404, "not-found", "No such report", "no report with this id for you")
         return JSONResponse(view)
@@ -158,7 +173,59 @@ def _answer_problems(app: FastAPI) -> None:
 def _submit(config: IntakeConfig, client_id: str, key: str | None, raw: bytes) -> Accepted:
     submission = submission_from_body(client_id, key, raw)
     with ledger_errors_as_503():
-        return accept_report(config.uow_factory, submission, now=config.now, new_id=config.new_id)
+        return _once_more_on_a_new_connection(
+            lambda uow_factory: accept_report(
+                uow_factory, submission, now=config.now, new_id=config.new_id
+            ),
+            config.uow_factory,
+            idempotent=key is not None,
+        )
+
+
+class _CommitNoted:
+    """A unit of work that notes whether its commit was tried (and so may have happened)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self.committing = False
+
+    def __enter__(self) -> _CommitNoted:
+        self._uow.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._uow.__exit__(*exc_info)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._uow, name)
+
+    def commit(self) -> None:
+        self.committing = True
+        self._uow.commit()
+
+
+def _once_more_on_a_new_connection(
+    work: Callable[[Callable[[], UnitOfWork]], T],
+    uow_factory: Callable[[], UnitOfWork],
+    *,
+    idempotent: bool,
+) -> T:
+    """`work`, tried again once if its connection was found dead (the ledger's server was
+    restarted; the pool is not checked before each use), unless it may have committed and
+    a second try could store the report twice (no Idempotency-Key to recognise it by)."""
+    opened: list[_CommitNoted] = []
+
+    def noted() -> UnitOfWork:
+        opened.append(_CommitNoted(uow_factory()))
+        return cast("UnitOfWork", opened[-1])
+
+    try:
+        return work(noted)
+    except DATABASE_ERRORS as error:
+        if not lost_connection(error) or (not idempotent and any(uow.committing for uow in opened)):
+            raise
+        log.warning("the ledger's connection was lost (%s); trying once more", type(error).__name__)
+        return work(uow_factory)
 
 
 @contextmanager
@@ -184,7 +251,18 @@ def _ledger_unavailable() -> Problem:
 
 
 def _status_view(config: IntakeConfig, report_id: str, client_id: str) -> dict[str, Any] | None:
-    with ledger_errors_as_503(), config.uow_factory() as uow:
+    with ledger_errors_as_503():
+        return _once_more_on_a_new_connection(
+            lambda uow_factory: _read_status(uow_factory, report_id, client_id),
+            config.uow_factory,
+            idempotent=True,  # a read
+        )
+
+
+def _read_status(
+    uow_factory: Callable[[], UnitOfWork], report_id: str, client_id: str
+) -> dict[str, Any] | None:
+    with uow_factory() as uow:
         report = uow.reports.get(report_id)
         if report is None or report.client_id != client_id:
             return None

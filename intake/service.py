@@ -15,7 +15,7 @@ from intake.problems import Problem
 from intake.validation import validate_submission
 from ledger.digest import sha256_hex
 from ledger.errors import DuplicateKey
-from ledger.records import NewReport
+from ledger.records import IdempotencyKey, NewReport
 from ledger.topology import ROUTE
 
 if TYPE_CHECKING:
@@ -83,15 +83,19 @@ def accept_report(
     now: Callable[[], datetime],
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> Accepted:
-    """Store the report durably, or raise. Returns the earlier answer for a repeated key."""
+    """Store the report durably, or raise. Returns the earlier answer for a repeated key.
+
+    A new report is written without first asking whether its key was used: the key is
+    written with it, in its transaction, and a key used before makes that write fail
+    (`DuplicateKey`). Then, and only then, the earlier answer is read (a repeat, or a
+    concurrent request with the same key that committed first)."""
     try:
-        return _accept_once(uow_factory(), submission, now=now, new_id=new_id)
+        return _accept_once(uow_factory(), submission, now=now, new_id=new_id, look_first=False)
     except DuplicateKey:
-        # A concurrent request with the same key committed first; answer as it did.
         if submission.idempotency_key is None:
             raise
-        log.info("a concurrent request with the same Idempotency-Key committed first")
-        return _accept_once(uow_factory(), submission, now=now, new_id=new_id)
+        log.debug("this Idempotency-Key was used before; answering as its first request")
+        return _accept_once(uow_factory(), submission, now=now, new_id=new_id, look_first=True)
 
 
 def _accept_once(
@@ -100,10 +104,11 @@ def _accept_once(
     *,
     now: Callable[[], datetime],
     new_id: Callable[[], str],
+    look_first: bool,
 ) -> Accepted:
     with uow:
         key = submission.idempotency_key
-        if key is not None:
+        if key is not None and look_first:
             earlier = uow.keys.answer(submission.client_id, key)
             if earlier is not None:
                 request_sha256, report_id = earlier
@@ -126,10 +131,7 @@ def _accept_once(
             submission.document,
             actor=f"{INTAKE}:{submission.client_id}",
             dispatch=ROUTE,
+            key=None if key is None else IdempotencyKey(key, submission.request_sha256),
         )
-        if key is not None:
-            uow.keys.remember(
-                submission.client_id, key, submission.request_sha256, report.id, received_at
-            )
         uow.commit()
         return Accepted(report.id, report.received_at)

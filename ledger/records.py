@@ -50,6 +50,14 @@ class NewReport:
 
 
 @dataclass(frozen=True)
+class IdempotencyKey:
+    """The key a client sent with a new report, and the fingerprint of that request."""
+
+    key: str
+    request_sha256: str
+
+
+@dataclass(frozen=True)
 class Report:
     id: str
     client_id: str

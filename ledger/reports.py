@@ -13,19 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
 from ledger import schema
-from ledger.chain import GENESIS, transition_hash
+from ledger.chain import GENESIS, link_hash, transition_hash
 from ledger.content_crypto import KeyRing, Sealed
 from ledger.errors import ConcurrentChange, NoContentKeys
+from ledger.first_write import write_new_report
 from ledger.lifecycle import ERASABLE, State, check_transition
 from ledger.outbox import OutboxStore
 from ledger.records import (
     Dispatch,
+    IdempotencyKey,
     Kind,
     NewReport,
     Report,
@@ -49,45 +51,72 @@ class ReportStore:
             raise NoContentKeys()
         return self._keys
 
-    def add(self, new: NewReport, document: bytes, *, actor: str, dispatch: Dispatch) -> Report:
-        """Insert a report in RECEIVED with its first transition and its first outbox row."""
+    def add(
+        self,
+        new: NewReport,
+        document: bytes,
+        *,
+        actor: str,
+        dispatch: Dispatch,
+        key: IdempotencyKey | None = None,
+    ) -> Report:
+        """Insert a report in RECEIVED with its first transition, its first outbox row and,
+        if given, the client's Idempotency-Key for it (`ledger.first_write`).
+
+        Raises `DuplicateKey` when another request committed that key first; the
+        transaction can then only be rolled back."""
         check_transition(new.id, None, State.RECEIVED)
-        self._db.execute(
-            schema.reports.insert().values(
-                id=new.id,
-                client_id=new.client_id,
-                meldingstype=new.meldingstype,
-                state=State.RECEIVED.value,
-                submitted_kommunenummer=new.submitted_kommunenummer,
-                submitted_bydelsnummer=new.submitted_bydelsnummer,
-                received_at=new.received_at,
-                sendingstidspunkt=new.sendingstidspunkt,
-                updated_at=new.received_at,
-                attempts=0,
-                missing_count=0,
-                last_sequence=0,
-                last_hash=GENESIS,
-            )
+        first = link_hash(
+            GENESIS, new.id, 1, None, State.RECEIVED.value, new.received_at, actor, None, None
         )
         sealed = self.keys.seal(new.id, document)
-        self._db.execute(
-            schema.report_contents.insert().values(
-                report_id=new.id,
-                document=sealed.ciphertext,
-                key_id=sealed.key_id,
-                wrapped_key=sealed.wrapped_key,
-            )
+        values: dict[str, Any] = {
+            "id": new.id,
+            "client_id": new.client_id,
+            "meldingstype": new.meldingstype,
+            "state": State.RECEIVED.value,
+            "submitted_kommunenummer": new.submitted_kommunenummer,
+            "submitted_bydelsnummer": new.submitted_bydelsnummer,
+            "received_at": new.received_at,
+            "sendingstidspunkt": new.sendingstidspunkt,
+            "updated_at": new.received_at,
+            "attempts": 0,
+            "missing_count": 0,
+            "last_sequence": 1,
+            "last_hash": first,
+            "previous_hash": GENESIS,
+            "actor": actor,
+            "document": sealed.ciphertext,
+            "key_id": sealed.key_id,
+            "wrapped_key": sealed.wrapped_key,
+            "task": dispatch.task,
+            "queue": dispatch.queue,
+        }
+        if key is not None:
+            values.update(idempotency_key=key.key, request_sha256=key.request_sha256)
+        write_new_report(self._db, values, keyed=key is not None)
+        return Report(
+            id=new.id,
+            client_id=new.client_id,
+            meldingstype=new.meldingstype,
+            state=State.RECEIVED,
+            submitted_kommunenummer=new.submitted_kommunenummer,
+            submitted_bydelsnummer=new.submitted_bydelsnummer,
+            kommunenummer=None,
+            bydelsnummer=None,
+            recipient=None,
+            vendor=None,
+            received_at=new.received_at.astimezone(UTC),
+            sendingstidspunkt=new.sendingstidspunkt and new.sendingstidspunkt.astimezone(UTC),
+            updated_at=new.received_at.astimezone(UTC),
+            attempts=0,
+            routed_at=None,
+            next_attempt_at=None,
+            delivery_sha256=None,
+            saksreferanse=None,
+            last_sequence=1,
+            last_hash=first,
         )
-        first = self._append(new.id, 1, GENESIS, None, State.RECEIVED, new.received_at, actor)
-        self._db.execute(
-            update(schema.reports)
-            .where(schema.reports.c.id == new.id)
-            .values(last_sequence=1, last_hash=first.hash)
-        )
-        self._outbox.dispatch(new.id, dispatch, new.received_at)
-        report = self.get(new.id)
-        assert report is not None
-        return report
 
     def get(self, report_id: str, *, lock: bool = False) -> Report | None:
         query = select(schema.reports).where(schema.reports.c.id == report_id)

@@ -236,13 +236,16 @@ def bootstrap(
     routes: LiveRoutes | None = None,
     content: bool = True,
     check: bool = True,
+    pre_ping: bool = True,
 ) -> Container:
     """Engine, content key ring (unless `content` is False: metadata only), HTTP client and
     (lazily, unless given) routes. Embedded migrates itself. `check`: the ledger must answer
     at the head revision (`relay.preflight`); a worker's pool process, whose parent checked,
-    skips it, so that a database that is down for a moment is retried like any other time."""
+    skips it, so that a database that is down for a moment is retried like any other time.
+    `pre_ping=False`: pooled connections are not checked before each transaction (`relay
+    api`, whose intake tries once more on a connection found dead)."""
     keys = key_ring(settings) if content else None
-    engine = create_ledger_engine(settings.database_url)
+    engine = create_ledger_engine(settings.database_url, pre_ping=pre_ping)
     try:
         if check or migrate:
             require_ledger(

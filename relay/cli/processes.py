@@ -82,24 +82,46 @@ def run(host: str, port: int) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Serving processes sharing the port (one per core is a good start).",
+)
 @startup_errors
-def api(host: str, port: int) -> None:
+def api(host: str, port: int, workers: int) -> None:
     """The intake API alone (production: run several behind a load balancer)."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
     from relay.logs import uvicorn_log_config
+    from relay.metrics_http import enable_multiprocess, remove_multiprocess_dir
     from relay.wiring import intake_app
 
     settings = settings_and_logging()
-    container = bootstrap(settings)
-    uvicorn.run(
-        intake_app(container),
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        log_config=uvicorn_log_config(LOGGING_CONFIG),
-    )
+    level, log_config = settings.log_level.lower(), uvicorn_log_config(LOGGING_CONFIG)
+    # No check of each pooled connection before use: intake tries again on a lost one.
+    container = bootstrap(settings, pre_ping=False)
+    if workers == 1:
+        uvicorn.run(
+            intake_app(container), host=host, port=port, log_level=level, log_config=log_config
+        )
+        return
+    container.close()  # it checked the ledger and the keys; each worker builds its own
+    directory = enable_multiprocess()
+    try:
+        uvicorn.run(
+            "relay.api_workers:worker_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=level,
+            log_config=log_config,
+        )
+    finally:
+        remove_multiprocess_dir(directory)
 
 
 @click.command()

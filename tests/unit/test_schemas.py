@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from jsonschema import Draft201909Validator
 
 from intake.meldingstyper import MELDINGSTYPER, OFFENTLIG_V1, PRIVAT_V2
+from intake.problems import json_pointer
 from intake.protocol import example, schema
-from intake.schemas import is_valid, registry, schema_errors
+from intake.schemas import is_valid, referencing_validator, registry, schema_errors, validator
 from tests.support.reports import document
 
 
@@ -65,3 +70,45 @@ def test_pointers_escape_tilde_and_slash() -> None:
     doc["privatMelder"]["adresse"] = []
     pointers = [e.pointer for e in schema_errors(PRIVAT_V2, doc, "a/b~c")]
     assert pointers == ["/a~1b~0c/melding", "/a~1b~0c/privatMelder/adresse"]
+
+
+def _mutants(original: Any) -> Iterator[Any]:
+    """`original`, then it with one thing changed: each value in turn replaced by each of a
+    few of another type or shape, each key removed, an unknown key added to each object."""
+    document = original
+    yield document
+    replacements: list[Any] = [None, 0, 1.5, True, "", "x", "4601\n", [], [{}], {}, {"a": 1}]
+    if isinstance(document, dict):
+        yield {**document, "ukjentFelt": "x"}
+        for key, value in document.items():
+            yield {k: v for k, v in document.items() if k != key}
+            for other in [*replacements, *_mutants_below(value)]:
+                yield {**document, key: other}
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            for other in [*replacements, *_mutants_below(value)]:
+                yield [*document[:index], other, *document[index + 1 :]]
+
+
+def _mutants_below(value: Any) -> list[Any]:
+    return list(_mutants(value))[1:] if isinstance(value, dict | list) else []
+
+
+def _verdict(validator: Any, document: Any) -> list[tuple[str, str, str]]:
+    return sorted(
+        (json_pointer(*error.absolute_path), str(error.validator), error.message)
+        for error in validator.iter_errors(document)
+    )
+
+
+@pytest.mark.parametrize("meldingstype", MELDINGSTYPER)
+def test_the_inlined_schema_judges_every_document_as_the_published_one(meldingstype: str) -> None:
+    """`validator` judges by the schema with its `$ref`s resolved once; on the example and
+    on hundreds of documents one change away from it, its errors are the published
+    schema's, error for error."""
+    published, inlined = referencing_validator(meldingstype), validator(meldingstype)
+    assert "$ref" not in json.dumps(inlined.schema)
+    documents = list(_mutants(example(meldingstype)))
+    assert len(documents) > 200
+    for mutant in documents:
+        assert _verdict(inlined, mutant) == _verdict(published, mutant)
