@@ -95,6 +95,7 @@ class ReportStore:
         if key is not None:
             values.update(idempotency_key=key.key, request_sha256=key.request_sha256)
         write_new_report(self._db, values, keyed=key is not None)
+        self._outbox.written = True  # its outbox row: the commit wakes the outbox relay
         return Report(
             id=new.id,
             client_id=new.client_id,
