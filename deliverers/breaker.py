@@ -103,15 +103,20 @@ def check_due(health: Health, policy: BreakerPolicy, now: datetime) -> bool:
     )
 
 
-def after_check(health: Health, now: datetime, *, answered: bool) -> Health:
+def after_check(health: Health, policy: BreakerPolicy, now: datetime, *, answered: bool) -> Health:
     """Record a liveness check. A recipient seen not answering that answers now is half-open
-    at once: its next report goes as the probe."""
+    at once: its next report goes as the probe. One that does not answer when its open time
+    is up (and no probe is out) stays open for `check_fresh_seconds` more: nothing may go,
+    so it is open, as the ledger and its metric say; if the checks stop, it half-opens then
+    and the timed probe comes back."""
     if not health.is_open:
         return health  # closed meanwhile: nothing to learn
     checked = replace(health, checked_at=now, answering=answered)
     assert health.open_until is not None
     if answered and health.answering is False and now < health.open_until:
         return replace(checked, open_until=now)
+    if not answered and now >= health.open_until and not probe_in_flight(health, policy, now):
+        return replace(checked, open_until=now + timedelta(seconds=policy.check_fresh_seconds))
     return checked
 
 

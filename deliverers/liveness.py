@@ -68,7 +68,7 @@ def check_open_breakers(
         with uow_factory() as uow:
             health = uow.health.get(recipient, lock=True)
             moment = now()
-            checked = after_check(health, moment, answered=answered)
+            checked = after_check(health, control.breaker, moment, answered=answered)
             if checked != health:
                 uow.health.save(checked)
             released += release_waiting(uow, recipient, control, moment, actor=CHECKER)

@@ -63,12 +63,15 @@ def test_a_check_is_due_every_check_seconds_while_open(
         (DOWN, False, at(30), False),  # still down
         (DOWN, True, at(4), True),  # back: half-open now
         (replace(DOWN, open_until=at(3)), True, at(3), True),  # already half-open
+        # half-open, no probe out, not answering: open again until the check goes stale
+        (replace(DOWN, open_until=at(3)), False, at(14), False),
+        (replace(PROBING, open_until=at(3)), False, at(3), False),  # a probe is out: it decides
     ],
 )
 def test_a_recipient_seen_down_that_answers_is_half_open_at_once(
     health: RecipientHealth, answered: bool, open_until: datetime, answering: bool
 ) -> None:
-    checked = after_check(health, at(4), answered=answered)
+    checked = after_check(health, POLICY, at(4), answered=answered)
     assert (checked.open_until, checked.answering, checked.checked_at) == (
         open_until,
         answering,
@@ -77,15 +80,15 @@ def test_a_recipient_seen_down_that_answers_is_half_open_at_once(
 
 
 def test_a_check_on_a_closed_breaker_changes_nothing() -> None:
-    assert after_check(CLOSED, at(4), answered=False) == CLOSED
+    assert after_check(CLOSED, POLICY, at(4), answered=False) == CLOSED
 
 
 def test_a_failed_probe_after_an_early_half_open_needs_a_failed_check_to_arm_it_again() -> None:
-    back = after_check(DOWN, at(4), answered=True)
+    back = after_check(DOWN, POLICY, at(4), answered=True)
     failed = after_transient_failure(back, POLICY, at(4), "HTTP 500")
     assert failed.open_until == at(4) + timedelta(seconds=60)  # doubled
     assert failed.answering is None
-    still_answering = after_check(failed, at(6), answered=True)
+    still_answering = after_check(failed, POLICY, at(6), answered=True)
     assert still_answering.open_until == failed.open_until  # no probe every few seconds
 
 
@@ -102,7 +105,7 @@ def test_closing_forgets_the_checks() -> None:
         # half-open on time, but a fresh check found the case system not answering
         (replace(DOWN, checked_at=at(29)), at(31), "wait"),
         (DOWN, at(31), "probe"),  # a stale check (the checker stopped) says nothing
-        (after_check(DOWN, at(4), answered=True), at(4), "probe"),  # back: probe at once
+        (after_check(DOWN, POLICY, at(4), answered=True), at(4), "probe"),  # back: probe at once
         (PROBING, at(6), "wait"),  # another report's probe is in flight
     ],
 )
