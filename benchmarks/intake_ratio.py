@@ -4,11 +4,14 @@ concurrency; prints both and the ratio.
 
     .venv/bin/python -m benchmarks.intake_ratio [--clients 32] [--seconds 20]
         [--admin-url postgresql://postgres@127.0.0.1:5432/postgres] [--only postgres|sqlite]
+        [--client auto|wrk|python] [--workers 1]
 
 PostgreSQL: a fresh database is created (and dropped after), migrated with `relay db
 upgrade`; one report is POSTed through the real intake application in this process with
 SQLAlchemy's events capturing every statement (`benchmarks.intake_capture`); then
-`relay api` (a child process) takes reports from N client threads for --seconds, and pgbench
+`relay api` (a child process) takes reports from N clients for --seconds (`wrk` when
+installed, else Python threads: `benchmarks.load`; every answer must be a 202 and every 202
+a report in the ledger, else the run exits 1), and pgbench
 replays the captured transaction (report id and Idempotency-Key fresh each time) with N
 clients for --seconds. SQLite: the same against a fresh ledger file, the limit being N
 threads committing the captured statements through connections made by the ledger's own
@@ -21,11 +24,12 @@ import argparse
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -73,12 +77,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` and its children still running (the workers
+    of `relay api --workers N`), from /proc; 0 where /proc is not there."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: the parent
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 @contextmanager
-def relay_api(env: dict[str, str]) -> Iterator[str]:
-    """`relay api` as a child process; its base URL once it answers."""
+def relay_api(env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, int]]:
+    """`relay api` as a child process; its base URL once it answers, and its pid."""
     port = free_port()
     process = subprocess.Popen(
-        [RELAY, "api", "--port", str(port)], env={**os.environ, **env}, stdout=subprocess.DEVNULL
+        [RELAY, "api", "--port", str(port), "--workers", str(workers)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -92,7 +113,7 @@ def relay_api(env: dict[str, str]) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("relay api did not start")
             time.sleep(0.2)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -126,20 +147,41 @@ def count_reports(admin_url: str, database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def count_sqlite_reports(path: Path) -> int:
+    with sqlite3.connect(path) as connection:
+        return int(connection.execute("SELECT count(*) FROM reports").fetchone()[0])
+
+
+def measure_intake(
+    env: dict[str, str], options: argparse.Namespace, count: Callable[[], int]
+) -> dict[str, Any]:
+    """`drive_intake` against `relay api`, with the API's CPU time per accepted report."""
+    with relay_api(env, options.workers) as (url, pid):
+        cpu = cpu_seconds(pid)
+        intake = drive_intake(
+            url, TOKEN, options.clients, options.seconds, count_reports=count, client=options.client
+        )
+        cpu = cpu_seconds(pid) - cpu
+    reports = intake["ledger_reports_written"]
+    intake["api_workers"] = options.workers
+    intake["api_cpu_ms_per_report"] = round(cpu * 1000 / reports, 2) if reports else None
+    return intake
+
+
 def round_trips(steps: list[Any]) -> int:
     return len(steps)
 
 
-def on_postgres(admin_url: str, clients: int, seconds: int, workdir: Path) -> dict[str, Any]:
+def on_postgres(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    admin_url = options.admin_url
     with fresh_database(admin_url) as database_url:
         env = relay_env(workdir / "postgres", database_url)
         migrate(env)
         captured = capture_intake(env, TOKEN)
-        with relay_api(env) as url:
-            intake = drive_intake(url, TOKEN, clients, seconds)
+        intake = measure_intake(env, options, lambda: count_reports(admin_url, database_url))
         before = count_reports(admin_url, database_url)
         script = pgbench_script(captured.steps, captured.varying)
-        limit = pgbench(database_url, script, clients, seconds)
+        limit = pgbench(database_url, script, options.clients, options.seconds)
         written = count_reports(admin_url, database_url) - before
     return {
         "ledger": "postgresql",
@@ -152,14 +194,15 @@ def on_postgres(admin_url: str, clients: int, seconds: int, workdir: Path) -> di
     }
 
 
-def on_sqlite(clients: int, seconds: int, workdir: Path) -> dict[str, Any]:
+def on_sqlite(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     ledger = workdir / "sqlite" / "ledger.sqlite"
     env = relay_env(workdir / "sqlite", f"sqlite:///{ledger}")
     migrate(env)
     captured = capture_intake(env, TOKEN)
-    with relay_api(env) as url:
-        intake = drive_intake(url, TOKEN, clients, seconds)
-    limit = raw_sqlite_commits(env["RELAY_DATABASE_URL"], captured, clients, seconds)
+    intake = measure_intake(env, options, lambda: count_sqlite_reports(ledger))
+    limit = raw_sqlite_commits(
+        env["RELAY_DATABASE_URL"], captured, options.clients, options.seconds
+    )
     return {
         "ledger": "sqlite",
         "round_trips_per_report": round_trips(captured.steps),
@@ -176,15 +219,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--only", choices=["postgres", "sqlite"])
+    parser.add_argument(
+        "--client", choices=["auto", "wrk", "python"], default="auto", help="auto: wrk if installed"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="relay api --workers")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="intake-ratio-") as directory:
         workdir = Path(directory)
         if args.only != "sqlite":
-            results.append(on_postgres(args.admin_url, args.clients, args.seconds, workdir))
+            results.append(on_postgres(args, workdir))
         if args.only != "postgres":
-            results.append(on_sqlite(args.clients, args.seconds, workdir))
+            results.append(on_sqlite(args, workdir))
     print(json.dumps({"clients": args.clients, "seconds": args.seconds, "runs": results}, indent=2))
+    if any(run["failed"] or run["lost"] for run in results):
+        sys.exit("some requests failed, or some accepted reports are not in the ledger")
 
 
 if __name__ == "__main__":
