@@ -120,7 +120,10 @@ def relay_api(env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, int]
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run([RELAY, "db", "upgrade"], env={**os.environ, **env}, check=True)
+    # its message to stderr: stdout is the result's JSON
+    subprocess.run(
+        [RELAY, "db", "upgrade"], env={**os.environ, **env}, check=True, stdout=sys.stderr
+    )
 
 
 def pgbench(database_url: str, script: str, clients: int, seconds: int) -> float:
