@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.load import wrk_result
 from benchmarks.replay import (
     fresh_parameters,
     fresh_value,
@@ -127,3 +128,26 @@ def test_pgbench_tps(output: str, expected: float) -> None:
 def test_pgbench_output_without_tps_is_an_error() -> None:
     with pytest.raises(ValueError, match="tps"):
         pgbench_tps("pgbench: error: connection to server failed")
+
+
+WRK_LINE = (
+    'WRK_RESULT {"sent": 10, "accepted": 9, "other_status": 0, "duration_us": 2000000,'
+    ' "connect_errors": 0, "read_errors": 0, "write_errors": 0, "timeouts": 0,'
+    ' "p50_us": 1500, "p99_us": 9000}'
+)
+
+
+@pytest.mark.parametrize(
+    ("output", "accepted"),
+    [
+        (f"Running 2s test @ http://127.0.0.1:1/v1/reports\n{WRK_LINE}\n", 9),
+        (f"{WRK_LINE}\nRequests/sec: 4.50\n", 9),
+    ],
+)
+def test_wrk_result(output: str, accepted: int) -> None:
+    assert wrk_result(output)["accepted"] == accepted
+
+
+def test_wrk_output_without_the_result_line_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no result line"):
+        wrk_result("Running 2s test\nRequests/sec: 4.50\n")
