@@ -12,7 +12,7 @@ records the erasure as a transition.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -121,10 +121,8 @@ class ReportStore:
         )
 
     def get(self, report_id: str, *, lock: bool = False) -> Report | None:
-        query = select(schema.reports).where(schema.reports.c.id == report_id)
-        if lock:
-            query = query.with_for_update()
-        row = self._db.execute(query).mappings().first()
+        query = _LOCKED if lock else _READ
+        row = self._db.execute(query, {"report_id": report_id}).mappings().first()
         return Report.from_row(row) if row else None
 
     def unmoved(self, report: Report) -> Report | None:
@@ -148,9 +146,26 @@ class ReportStore:
                 contents.report_id == report_id
             )
         ).first()
+        return None if row is None else self._open(report_id, *row)
+
+    def locked_with_document(
+        self, report_id: str
+    ) -> tuple[Report, Callable[[], bytes | None]] | None:
+        """The report, locked, and its content to open when needed (`document`), read in one
+        round trip: for a step that will most likely send it."""
+        row = self._db.execute(_WITH_CONTENT, {"report_id": report_id}).mappings().first()
         if row is None:
             return None
-        document, key_id, wrapped_key = row
+        values = dict(row)
+        sealed = (values.pop("c_document"), values.pop("c_key_id"), values.pop("c_wrapped_key"))
+        has_content = values.pop("c_present") is not None
+
+        def document() -> bytes | None:
+            return self._open(report_id, *sealed) if has_content else None
+
+        return Report.from_row(values), document
+
+    def _open(self, report_id: str, document: Any, key_id: str | None, wrapped_key: Any) -> bytes:
         if key_id is None:
             return bytes(document)  # stored before encryption; `relay keys rotate` seals it
         return self.keys.open(report_id, Sealed(key_id, bytes(wrapped_key), bytes(document)))
@@ -278,6 +293,22 @@ def _transition_values(link: Transition) -> dict[str, Any]:
     }
 
 
+# Built once: SQLAlchemy compiles each once per engine and computes its cache key once.
+_READ = select(schema.reports).where(schema.reports.c.id == bindparam("report_id"))
+_LOCKED = _READ.with_for_update()
+_CONTENTS = schema.report_contents.c
+_WITH_CONTENT = (
+    select(
+        schema.reports,
+        _CONTENTS.report_id.label("c_present"),
+        _CONTENTS.document.label("c_document"),
+        _CONTENTS.key_id.label("c_key_id"),
+        _CONTENTS.wrapped_key.label("c_wrapped_key"),
+    )
+    .select_from(schema.reports.outerjoin(schema.report_contents))
+    .where(schema.reports.c.id == bindparam("report_id"))
+    .with_for_update(of=schema.reports)
+)
 _TRANSITION_COLUMNS = tuple(column.name for column in schema.transitions.c)
 _OUTBOX_COLUMNS = ("report_id", "task", "queue", "created_at", "publish_attempts")
 
