@@ -15,6 +15,17 @@ _READ = select(schema.recipient_health).where(
     schema.recipient_health.c.recipient == bindparam("recipient")
 )
 _LOCKED = _READ.with_for_update()
+_SAVE = (
+    update(schema.recipient_health)
+    .where(schema.recipient_health.c.recipient == bindparam("h_recipient"))
+    .values(
+        {
+            column.name: bindparam(f"h_{column.name}", type_=column.type)
+            for column in schema.recipient_health.c
+            if column.name != "recipient"
+        }
+    )
+)
 
 
 class HealthStore:
@@ -40,13 +51,7 @@ class HealthStore:
         return RecipientHealth(**dict(row))
 
     def save(self, health: RecipientHealth) -> None:
-        values = asdict(health)
-        recipient = values.pop("recipient")
-        self._db.execute(
-            update(schema.recipient_health)
-            .where(schema.recipient_health.c.recipient == recipient)
-            .values(**values)
-        )
+        self._db.execute(_SAVE, {f"h_{name}": value for name, value in asdict(health).items()})
 
     def all(self) -> list[RecipientHealth]:
         rows = self._db.execute(select(schema.recipient_health)).mappings()
