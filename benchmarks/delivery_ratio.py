@@ -75,11 +75,16 @@ def pipeline_rate(stack: Stack, reports: int, timeout: float) -> dict[str, Any]:
         " (SELECT max(at) FROM transitions WHERE to_state = 'VERIFIED')",
     )
     seconds = (last - first).total_seconds()
+    # Reports that waited in the ledger for their recipient (its breaker, or all of its
+    # RELAY_MAX_CONCURRENT_PER_RECIPIENT slots busy) or for a retry: 0 means the recipients'
+    # limits did not hold the pipeline back, and the rate is the pipeline's.
+    (waited,) = count(stack, "SELECT count(*) FROM transitions WHERE to_state = 'RETRY_SCHEDULED'")
     return {
         "reports": reports,
         "verified": done,
         "routed_to_last_verified_seconds": round(seconds, 2),
         "reports_per_second": round(done / seconds, 1),
+        "waits_in_ledger": waited,
     }
 
 

@@ -15,6 +15,7 @@ from deliverers import metrics
 from deliverers.base import Deliverer, DeliveryError, StoredCopy
 from deliverers.fiks_io import Unsupported
 from deliverers.outcomes import dead_letter, record
+from ledger.errors import ConcurrentChange
 from ledger.lifecycle import STORED, State
 from ledger.records import DeadLetterKind, Report, StateKind
 from ledger.topology import deliver_dispatch
@@ -142,10 +143,25 @@ def verify_report(
         )
         metrics.read_back(report.recipient, "error")
         return None
+    try:
+        return _record_read_back(uow_factory, report, proof, copy, now)
+    except ConcurrentChange:
+        return None  # moved on while we read it back: nothing was written
+
+
+def _record_read_back(
+    uow_factory: UowFactory,
+    report: Report,
+    proof: str | None,
+    copy: StoredCopy | None,
+    now: Callable[[], datetime],
+) -> State:
+    """Record what the read-back found. Not read again first: each move below is guarded
+    by the report's sequence as read before the read-back, so the first raises
+    `ConcurrentChange`, having written nothing, if anything moved the report since."""
+    assert report.recipient is not None
+    current = report
     with uow_factory() as uow:
-        current = uow.reports.unmoved(report)
-        if current is None:
-            return None
         at = now()
         if proof is not None:
             result = "receipt-only"

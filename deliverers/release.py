@@ -21,7 +21,7 @@ from datetime import datetime
 from deliverers.breaker import Admit, admit, free_slots
 from deliverers.control import DeliveryControl
 from ledger.lifecycle import State
-from ledger.records import Report, StateKind
+from ledger.records import RecipientHealth, Report, StateKind
 from ledger.topology import deliver_dispatch
 from ledger.uow import UnitOfWork
 
@@ -49,22 +49,32 @@ def ready(report: Report, now: datetime) -> bool:
 
 
 def release_waiting(
-    uow: UnitOfWork, recipient: str, control: DeliveryControl, now: datetime, *, actor: str
+    uow: UnitOfWork,
+    recipient: str,
+    control: DeliveryControl,
+    now: datetime,
+    *,
+    actor: str,
+    health: RecipientHealth | None = None,
 ) -> int:
     """Release as many of `recipient`'s ready reports as it has room for, oldest first, in
-    the caller's transaction; returns how many."""
-    health = uow.health.get(recipient, lock=True)
+    the caller's transaction; returns how many. `health`: the recipient's health row as the
+    caller locked (and maybe changed) it in this transaction; read and locked here if not
+    given."""
+    if health is None:
+        health = uow.health.get(recipient, lock=True)
     if health.open_until is not None and now < health.open_until:
         return 0  # open: nothing to count
-    busy = uow.queries.count_for_recipient(recipient, ON_THEIR_WAY)
     room = QUEUED_AHEAD_FACTOR * control.max_concurrent
+    # The candidates and the count of those on their way in one round trip; none ready
+    # (the usual case) is an empty answer.
+    busy, candidates = uow.queries.ready_to_release(
+        recipient, now, on_their_way=ON_THEIR_WAY, limit=room
+    )
     slots = free_slots(health, control.breaker, room, busy, now)
-    if slots <= 0:
-        return 0
     released = 0
-    for report_id in uow.queries.ready_retries(recipient, now, limit=slots, lock=True):
-        report = uow.reports.get(report_id, lock=True)
-        if report is None or not ready(report, now):
+    for report in candidates[: max(slots, 0)]:
+        if not ready(report, now):
             continue
         assert report.vendor is not None
         decision = admit(health, control.breaker, report.id, now)

@@ -24,8 +24,9 @@ from deliverers.body import delivery_body
 from deliverers.breaker import Wait, admit
 from deliverers.control import DeliveryControl
 from deliverers.metrics import attempt_made
-from deliverers.outcomes import DELIVERER, Outcome, apply_outcome
+from deliverers.outcomes import DELIVERER, Outcome, apply_outcome_with_health
 from deliverers.release import release_waiting
+from ledger.database import once_more_if_lost
 from ledger.digest import sha256_hex
 from ledger.lifecycle import State
 from ledger.records import DeadLetterKind, Report, StateKind
@@ -72,8 +73,10 @@ def deliver_report(
     jitter: Callable[[], float] = random.random,
 ) -> State | None:
     """Make one attempt if the report is ROUTED; returns the state it moved to, or None."""
-    claimed = claim_attempt(
-        uow_factory(), report_id, control_for=control_for, now=now, jitter=jitter
+    claimed = once_more_if_lost(
+        lambda: claim_attempt(
+            uow_factory(), report_id, control_for=control_for, now=now, jitter=jitter
+        )
     )
     if not isinstance(claimed, Claim):
         return claimed
@@ -93,26 +96,26 @@ def deliver_report(
             result = error
     duration = time.monotonic() - started
     attempt_made(report.recipient, result, duration)
-    with uow_factory() as uow:
-        current = uow.reports.unmoved(report)
-        if current is None:
-            return None  # the lease ran out and the report moved on without us
-        control = control_for(report.recipient)
-        settled_at = now()
-        moved = apply_outcome(
-            uow,
-            current,
-            result,
-            control=control,
-            now=settled_at,
-            jitter=jitter,
-            detail={"attempt": report.attempts, "duration_ms": round(duration * 1000)},
-        )
-        # The slot this attempt held is free: the recipient's next waiting report takes it
-        # now, in the same transaction, instead of at the scheduler's next tick.
-        release_waiting(uow, report.recipient, control, settled_at, actor=DELIVERER)
-        uow.commit()
-        return moved.state
+    detail = {"attempt": report.attempts, "duration_ms": round(duration * 1000)}
+    recipient = report.recipient
+
+    def settle() -> State | None:
+        with uow_factory() as uow:
+            current = uow.reports.unmoved(report)
+            if current is None:
+                return None  # the lease ran out and the report moved on without us
+            control = control_for(recipient)
+            settled_at = now()
+            moved, health = apply_outcome_with_health(
+                uow, current, result, control=control, now=settled_at, jitter=jitter, detail=detail
+            )
+            # The slot this attempt held is free: the recipient's next waiting report takes
+            # it now, in the same transaction, instead of at the scheduler's next tick.
+            release_waiting(uow, recipient, control, settled_at, actor=DELIVERER, health=health)
+            uow.commit()
+            return moved.state
+
+    return once_more_if_lost(settle)
 
 
 def claim_attempt(
@@ -125,8 +128,11 @@ def claim_attempt(
 ) -> Claim | State | None:
     """DELIVERING under a lease (a `Claim`), RETRY_SCHEDULED to wait, or None: not ours."""
     with uow:
-        report = uow.reports.get(report_id, lock=True)
-        if report is None or report.state is not State.ROUTED or report.recipient is None:
+        found = uow.reports.locked_with_document(report_id)  # one round trip for both
+        if found is None:
+            return None
+        report, read_document = found
+        if report.state is not State.ROUTED or report.recipient is None:
             return None
         control = control_for(report.recipient)
         at = now()
@@ -148,7 +154,7 @@ def claim_attempt(
             waited = _wait(uow, report, at, until, reason, "capacity")
             uow.commit()
             return waited.state
-        document = uow.reports.document(report_id)
+        document = read_document()
         if document is None:  # retention erased it (a verified report found missing later)
             gone = uow.reports.move(
                 report,

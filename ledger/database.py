@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -12,6 +14,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
 from ledger.sqlite_writer import connection_class, queued_to_write, writer_lock
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 CONNECT_TIMEOUT_SECONDS = 5
@@ -39,6 +45,20 @@ def lost_connection(error: BaseException) -> bool:
     SQLAlchemy has dropped it and every pooled connection as old, so a new try gets a new
     connection."""
     return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def once_more_if_lost(work: Callable[[], T]) -> T:
+    """`work` (one transaction), tried once more if its connection was found dead, for an
+    engine without pre-ping. Only for work that recognises its own committed effect on a
+    second try (a stage that finds its report moved on does nothing): a connection lost
+    during COMMIT leaves it unknown whether the first try committed."""
+    try:
+        return work()
+    except DBAPIError as error:
+        if not lost_connection(error):
+            raise
+        log.warning("the ledger's connection was lost (%s); trying once more", type(error).__name__)
+        return work()
 
 
 def is_sqlite(url: str) -> bool:

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import schema
 from ledger.records import RecipientHealth
+
+# Built once: SQLAlchemy compiles each once per engine and computes its cache key once.
+_READ = select(schema.recipient_health).where(
+    schema.recipient_health.c.recipient == bindparam("recipient")
+)
+_LOCKED = _READ.with_for_update()
+_SAVE = (
+    update(schema.recipient_health)
+    .where(schema.recipient_health.c.recipient == bindparam("h_recipient"))
+    .values(
+        {
+            column.name: bindparam(f"h_{column.name}", type_=column.type)
+            for column in schema.recipient_health.c
+            if column.name != "recipient"
+        }
+    )
+)
 
 
 class HealthStore:
@@ -17,10 +34,8 @@ class HealthStore:
 
     def get(self, recipient: str, *, lock: bool = False) -> RecipientHealth:
         """The recipient's health; a recipient never seen before is healthy (and gets a row)."""
-        query = select(schema.recipient_health).where(
-            schema.recipient_health.c.recipient == recipient
-        )
-        row = self._db.execute(query.with_for_update() if lock else query).mappings().first()
+        query = _LOCKED if lock else _READ
+        row = self._db.execute(query, {"recipient": recipient}).mappings().first()
         if row is None:
             if not lock:
                 return RecipientHealth(recipient)
@@ -36,13 +51,7 @@ class HealthStore:
         return RecipientHealth(**dict(row))
 
     def save(self, health: RecipientHealth) -> None:
-        values = asdict(health)
-        recipient = values.pop("recipient")
-        self._db.execute(
-            update(schema.recipient_health)
-            .where(schema.recipient_health.c.recipient == recipient)
-            .values(**values)
-        )
+        self._db.execute(_SAVE, {f"h_{name}": value for name, value in asdict(health).items()})
 
     def all(self) -> list[RecipientHealth]:
         rows = self._db.execute(select(schema.recipient_health)).mappings()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from ledger import schema
 from ledger.lifecycle import State
@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 
 # PostgreSQL notifies this channel when an outbox row commits (migration 0010).
 OUTBOX_CHANNEL = "relay_outbox"
+
+
+# Built once (SQLAlchemy compiles it once per engine): the ids are one expanding parameter.
+_MARK_PUBLISHED = (
+    update(schema.outbox)
+    .where(schema.outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("at", type_=schema.outbox.c.published_at.type))
+)
 
 
 class OutboxStore:
@@ -64,11 +72,7 @@ class OutboxStore:
 
     def mark_published(self, message_ids: Sequence[int], at: datetime) -> None:
         if message_ids:
-            self._db.execute(
-                update(schema.outbox)
-                .where(schema.outbox.c.id.in_(message_ids))
-                .values(published_at=at)
-            )
+            self._db.execute(_MARK_PUBLISHED, {"ids": list(message_ids), "at": at})
 
     def count(self, report_id: str | None = None) -> int:
         query = select(func.count()).select_from(schema.outbox)

@@ -6,10 +6,22 @@ its own (`ledger.steps.each_locked`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+)
 
 from ledger import schema
 from ledger.lifecycle import STORED, State
@@ -42,14 +54,8 @@ class ReportQueries:
         return [Report.from_row(row) for row in rows]
 
     def count_for_recipient(self, recipient: str, states: Sequence[State]) -> int:
-        return int(
-            self._db.execute(
-                select(func.count())
-                .select_from(schema.reports)
-                .where(schema.reports.c.recipient == recipient)
-                .where(schema.reports.c.state.in_([s.value for s in states]))
-            ).scalar_one()
-        )
+        query = _count_for_recipient(tuple(s.value for s in states))
+        return int(self._db.execute(query, {"recipient": recipient}).scalar_one())
 
     def recipients_with_due_retries(self, now: datetime) -> list[str]:
         """Recipients with a RETRY_SCHEDULED report that could go now if they have room:
@@ -63,22 +69,18 @@ class ReportQueries:
             ).scalars()
         )
 
-    def ready_retries(
-        self, recipient: str, now: datetime, *, limit: int, lock: bool = False
-    ) -> list[str]:
-        """A recipient's RETRY_SCHEDULED reports that could go now, oldest first; `lock`:
-        locked, skipping rows another transaction holds."""
-        query = (
-            select(schema.reports.c.id)
-            .where(schema.reports.c.recipient == recipient)
-            .where(WAITING)
-            .where(_ready(now))
-            .order_by(schema.reports.c.received_at)
-            .limit(limit)
-        )
-        if lock:
-            query = query.with_for_update(skip_locked=True)
-        return list(self._db.execute(query).scalars())
+    def ready_to_release(
+        self, recipient: str, now: datetime, *, on_their_way: Sequence[State], limit: int
+    ) -> tuple[int, list[Report]]:
+        """A recipient's RETRY_SCHEDULED reports that could go now (at most `limit`, oldest
+        first, locked, skipping rows another transaction holds) and how many of its reports
+        are in `on_their_way`, in one round trip; (0, []) when none could go. The count is as
+        of this statement: the caller, holding the recipient's health row, counts right."""
+        query = _ready_to_release(tuple(s.value for s in on_their_way))
+        parameters = {"recipient": recipient, "now": now, "limit": limit}
+        rows = [dict(row) for row in self._db.execute(query, parameters).mappings()]
+        counted = rows[0]["on_their_way"] if rows else 0
+        return int(counted), [Report.from_row(_without(row)) for row in rows]
 
     def stalled(
         self,
@@ -161,4 +163,50 @@ def _ready(now: datetime) -> ColumnElement[bool]:
     return or_(
         schema.reports.c.state_kind == StateKind.WAITING.value,
         schema.reports.c.next_attempt_at <= now,
+    )
+
+
+def _without(row: dict[str, object]) -> dict[str, object]:
+    return {name: value for name, value in row.items() if name != "on_their_way"}
+
+
+# The hot paths' statements, built once per shape: SQLAlchemy compiles each once per engine
+# and computes its cache key once.
+
+
+@functools.lru_cache(maxsize=16)
+def _count_for_recipient(states: tuple[str, ...]) -> Select[Any]:
+    return (
+        select(func.count())
+        .select_from(schema.reports)
+        .where(schema.reports.c.recipient == bindparam("recipient"))
+        .where(schema.reports.c.state.in_(states))
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _ready_to_release(on_their_way: tuple[str, ...]) -> Select[Any]:
+    busy = schema.reports.alias("busy")
+    counted = (
+        select(func.count())
+        .select_from(busy)
+        .where(busy.c.recipient == bindparam("recipient"))
+        .where(busy.c.state.in_(on_their_way))
+        .scalar_subquery()
+        .label("on_their_way")
+    )
+    now = bindparam("now", type_=schema.reports.c.next_attempt_at.type)
+    return (
+        select(schema.reports, counted)
+        .where(schema.reports.c.recipient == bindparam("recipient"))
+        .where(WAITING)
+        .where(
+            or_(
+                schema.reports.c.state_kind == StateKind.WAITING.value,
+                schema.reports.c.next_attempt_at <= now,
+            )
+        )
+        .order_by(schema.reports.c.received_at)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True, of=schema.reports)
     )

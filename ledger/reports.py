@@ -11,12 +11,13 @@ records the erasure as a transition.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, Table, bindparam, cast, delete, literal, select, update
 
 from ledger import schema
 from ledger.chain import GENESIS, link_hash, transition_hash
@@ -120,10 +121,8 @@ class ReportStore:
         )
 
     def get(self, report_id: str, *, lock: bool = False) -> Report | None:
-        query = select(schema.reports).where(schema.reports.c.id == report_id)
-        if lock:
-            query = query.with_for_update()
-        row = self._db.execute(query).mappings().first()
+        query = _LOCKED if lock else _READ
+        row = self._db.execute(query, {"report_id": report_id}).mappings().first()
         return Report.from_row(row) if row else None
 
     def unmoved(self, report: Report) -> Report | None:
@@ -147,9 +146,26 @@ class ReportStore:
                 contents.report_id == report_id
             )
         ).first()
+        return None if row is None else self._open(report_id, *row)
+
+    def locked_with_document(
+        self, report_id: str
+    ) -> tuple[Report, Callable[[], bytes | None]] | None:
+        """The report, locked, and its content to open when needed (`document`), read in one
+        round trip: for a step that will most likely send it."""
+        row = self._db.execute(_WITH_CONTENT, {"report_id": report_id}).mappings().first()
         if row is None:
             return None
-        document, key_id, wrapped_key = row
+        values = dict(row)
+        sealed = (values.pop("c_document"), values.pop("c_key_id"), values.pop("c_wrapped_key"))
+        has_content = values.pop("c_present") is not None
+
+        def document() -> bytes | None:
+            return self._open(report_id, *sealed) if has_content else None
+
+        return Report.from_row(values), document
+
+    def _open(self, report_id: str, document: Any, key_id: str | None, wrapped_key: Any) -> bytes:
         if key_id is None:
             return bytes(document)  # stored before encryption; `relay keys rotate` seals it
         return self.keys.open(report_id, Sealed(key_id, bytes(wrapped_key), bytes(document)))
@@ -206,7 +222,7 @@ class ReportStore:
         """
         check_transition(report.id, report.state, to_state)
         sequence = report.last_sequence + 1
-        link = self._append(
+        link = _link(
             report.id, sequence, report.last_hash, report.state, to_state, at, actor, reason, detail
         )
         values: dict[str, Any] = dict(changes or {})
@@ -218,19 +234,21 @@ class ReportStore:
             state_reason=reason,
             state_kind=kind.value if kind else None,
         )
-        result = self._db.execute(
-            update(schema.reports)
-            .where(schema.reports.c.id == report.id)
-            .where(schema.reports.c.last_sequence == report.last_sequence)
-            .values(**values)
-        )
-        if result.rowcount != 1:
-            raise ConcurrentChange(report.id)
+        params = {f"m_{name}": value for name, value in values.items()}
+        params.update({f"t_{name}": value for name, value in _transition_values(link).items()})
+        params.update(m_report_id=report.id, m_expected_sequence=report.last_sequence)
         if dispatch is not None:
-            self._outbox.dispatch(report.id, dispatch, at)
-        moved = self.get(report.id)
-        assert moved is not None
-        return moved
+            params.update(o_task=dispatch.task, o_queue=dispatch.queue)
+        postgres = self._db.dialect.name == "postgresql"
+        statements = _move_statements(tuple(sorted(values)), dispatch is not None, postgres)
+        row = self._db.execute(statements[0], params).mappings().first()
+        if row is None:
+            raise ConcurrentChange(report.id)  # nothing was written
+        for statement in statements[1:]:
+            self._db.execute(statement, params)
+        if dispatch is not None:
+            self._outbox.written = True  # the commit wakes the outbox relay
+        return Report.from_row(row)
 
     def history(self, report_id: str) -> list[Transition]:
         rows = self._db.execute(
@@ -240,38 +258,111 @@ class ReportStore:
         ).mappings()
         return [transition_from_row(row) for row in rows]
 
-    def _append(
-        self,
-        report_id: str,
-        sequence: int,
-        previous_hash: str,
-        from_state: State | None,
-        to_state: State,
-        at: datetime,
-        actor: str,
-        reason: str | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> Transition:
-        unhashed = Transition(
-            report_id=report_id,
-            sequence=sequence,
-            from_state=from_state,
-            to_state=to_state,
-            at=at,
-            actor=actor,
-            reason=reason,
-            detail=dict(detail) if detail else None,
-            previous_hash=previous_hash,
-            hash="",
-        )
-        link = replace(unhashed, hash=transition_hash(unhashed))
-        self._db.execute(
+
+def _link(
+    report_id: str,
+    sequence: int,
+    previous_hash: str,
+    from_state: State | None,
+    to_state: State,
+    at: datetime,
+    actor: str,
+    reason: str | None,
+    detail: Mapping[str, Any] | None,
+) -> Transition:
+    unhashed = Transition(
+        report_id=report_id,
+        sequence=sequence,
+        from_state=from_state,
+        to_state=to_state,
+        at=at,
+        actor=actor,
+        reason=reason,
+        detail=dict(detail) if detail else None,
+        previous_hash=previous_hash,
+        hash="",
+    )
+    return replace(unhashed, hash=transition_hash(unhashed))
+
+
+def _transition_values(link: Transition) -> dict[str, Any]:
+    return {
+        **asdict(link),
+        "from_state": link.from_state.value if link.from_state else None,
+        "to_state": link.to_state.value,
+    }
+
+
+# Built once: SQLAlchemy compiles each once per engine and computes its cache key once.
+_READ = select(schema.reports).where(schema.reports.c.id == bindparam("report_id"))
+_LOCKED = _READ.with_for_update()
+_CONTENTS = schema.report_contents.c
+_WITH_CONTENT = (
+    select(
+        schema.reports,
+        _CONTENTS.report_id.label("c_present"),
+        _CONTENTS.document.label("c_document"),
+        _CONTENTS.key_id.label("c_key_id"),
+        _CONTENTS.wrapped_key.label("c_wrapped_key"),
+    )
+    .select_from(schema.reports.outerjoin(schema.report_contents))
+    .where(schema.reports.c.id == bindparam("report_id"))
+    .with_for_update(of=schema.reports)
+)
+_TRANSITION_COLUMNS = tuple(column.name for column in schema.transitions.c)
+_OUTBOX_COLUMNS = ("report_id", "task", "queue", "created_at", "publish_attempts")
+
+
+@functools.lru_cache(maxsize=64)
+def _move_statements(columns: tuple[str, ...], dispatch: bool, postgres: bool) -> tuple[Any, ...]:
+    """The statements of one move whose report update sets `columns`, built once per shape
+    (SQLAlchemy then compiles each once per engine). The first returns the moved report's
+    row, or none if the report was not where the caller read it (then nothing is written).
+
+    On PostgreSQL that is one statement (the update with RETURNING, the transition and the
+    outbox row inserted from it as data-modifying CTEs): one round trip instead of four. On
+    SQLite, whose statements cost no round trip, the update with RETURNING, then the rows.
+    """
+    reports = schema.reports
+    update_report = (
+        update(reports)
+        .where(reports.c.id == bindparam("m_report_id"))
+        .where(reports.c.last_sequence == bindparam("m_expected_sequence"))
+        .values({name: bindparam(f"m_{name}", type_=reports.c[name].type) for name in columns})
+        .returning(*reports.c)
+    )
+
+    def param(table: Table, name: str, prefix: str) -> Any:
+        return bindparam(f"{prefix}_{name}", type_=table.c[name].type)
+
+    transition_params = [param(schema.transitions, n, "t") for n in _TRANSITION_COLUMNS]
+    outbox_params = [
+        bindparam("m_report_id"),
+        bindparam("o_task"),
+        bindparam("o_queue"),
+        bindparam("m_updated_at", type_=schema.outbox.c.created_at.type),
+        literal(0),
+    ]
+    if not postgres:
+        rows = [
             schema.transitions.insert().values(
-                **{
-                    **asdict(link),
-                    "from_state": from_state.value if from_state else None,
-                    "to_state": to_state.value,
-                }
+                dict(zip(_TRANSITION_COLUMNS, transition_params, strict=True))
             )
-        )
-        return link
+        ]
+        if dispatch:
+            rows.append(
+                schema.outbox.insert().values(
+                    dict(zip(_OUTBOX_COLUMNS, outbox_params, strict=True))
+                )
+            )
+        return (update_report, *rows)
+    moved = update_report.cte("moved")
+
+    def from_moved(table: Table, names: tuple[str, ...], params: list[Any]) -> Any:
+        typed = [cast(p, table.c[n].type) for n, p in zip(names, params, strict=True)]
+        return table.insert().from_select(list(names), select(*typed).select_from(moved))
+
+    ctes = [from_moved(schema.transitions, _TRANSITION_COLUMNS, transition_params).cte("link")]
+    if dispatch:
+        ctes.append(from_moved(schema.outbox, _OUTBOX_COLUMNS, outbox_params).cte("message"))
+    return (select(moved).add_cte(*ctes),)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from deliverers.registry import VENDORS
 from deliverers.stage import deliver_report
 from ledger.clock import utc_now
+from ledger.database import once_more_if_lost
 from ledger.heartbeats import Beat
 from ledger.topology import DELIVER_TASK, HEARTBEAT_TASK, ROUTE_QUEUE, ROUTE_TASK, queues_for
 from relay.bootstrap import Container, bootstrap, live_routes
@@ -69,7 +70,11 @@ class RelayCelery(Celery):  # type: ignore[misc]
     @property
     def container(self) -> Container:
         if self._container is None or self._container_pid != os.getpid():
-            self._container = bootstrap(self.settings, routes=self._routes, check=False)
+            # No pre-ping (a round trip per transaction): the tasks try once more on a
+            # connection found dead, and a stage recognises a step it already committed.
+            self._container = bootstrap(
+                self.settings, routes=self._routes, check=False, pre_ping=False
+            )
             self._container_pid = os.getpid()
         return self._container
 
@@ -167,7 +172,7 @@ def _register_tasks(app: RelayCelery) -> None:
 
     @app.task(name=ROUTE_TASK, **retry_options)  # type: ignore[untyped-decorator]
     def route(report_id: str) -> None:
-        app.container.route(report_id)
+        once_more_if_lost(lambda: app.container.route(report_id))
 
     @app.task(name=DELIVER_TASK, **retry_options)  # type: ignore[untyped-decorator]
     def deliver(report_id: str) -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from deliverers.base import StoredCopy
 from deliverers.fiks_io import MOTTATT
 from deliverers.proof import reconcile_recipient
 from ledger.lifecycle import State
@@ -66,6 +67,25 @@ def test_read_back_judges_the_copy_the_case_system_holds(
     assert stages.verify(report_id, case_system) is state
     assert history(stages.engine, report_id) == UP_TO_DELIVERED + transitions
     assert report(stages.engine, report_id).state_kind == kind
+
+
+def test_a_report_moved_on_during_its_read_back_is_left_as_it_is(stages: Stages) -> None:
+    case_system = FakeCaseSystem()
+    report_id = stages.delivered(case_system)
+    stages.clock.advance(60)
+
+    class VerifiedMeanwhile(FakeCaseSystem):
+        """Another read-back records the report while this one is reading it."""
+
+        def read_back(self, report_id: str) -> StoredCopy | None:
+            assert stages.verify(report_id, case_system) is State.VERIFIED
+            return case_system.read_back(report_id)
+
+    assert stages.verify(report_id, VerifiedMeanwhile()) is None
+    assert history(stages.engine, report_id) == [
+        *UP_TO_DELIVERED,
+        (State.DELIVERED, State.VERIFIED),
+    ]
 
 
 def test_a_verified_report_keeps_the_case_systems_reference(stages: Stages) -> None:
