@@ -26,10 +26,13 @@ from ledger.topology import deliver_dispatch
 from ledger.uow import UnitOfWork
 
 ON_THEIR_WAY = (State.ROUTED, State.DELIVERING)
-# Up to `max_concurrent` in flight and as many again queued behind them: a slot that frees
-# takes the next report from the queue at once, not after the release's publish. The claim
-# still lets no more than `max_concurrent` be delivering (the rest wait in the ledger), and
-# another recipient's reports find at most this many of this recipient's ahead of them.
+# A settled attempt releases up to `max_concurrent` in flight and as many again queued
+# behind them: a slot that frees takes the next report from the queue at once, not after
+# the release's publish. The claim still lets no more than `max_concurrent` be delivering
+# (one that finds them all busy waits in the ledger again), and another recipient's reports
+# find at most this many of this recipient's ahead of them. The tick and the breaker's
+# check release only into free slots: they run whether or not anything settled, and would
+# otherwise keep releasing a report for a recipient at its limit that the claim parks again.
 QUEUED_AHEAD_FACTOR = 2
 
 
@@ -56,16 +59,18 @@ def release_waiting(
     *,
     actor: str,
     health: RecipientHealth | None = None,
+    queued_ahead: bool = False,
 ) -> int:
     """Release as many of `recipient`'s ready reports as it has room for, oldest first, in
     the caller's transaction; returns how many. `health`: the recipient's health row as the
     caller locked (and maybe changed) it in this transaction; read and locked here if not
-    given."""
+    given. `queued_ahead`: room for QUEUED_AHEAD_FACTOR x `max_concurrent` (a settlement),
+    else for `max_concurrent`."""
     if health is None:
         health = uow.health.get(recipient, lock=True)
     if health.open_until is not None and now < health.open_until:
         return 0  # open: nothing to count
-    room = QUEUED_AHEAD_FACTOR * control.max_concurrent
+    room = control.max_concurrent * (QUEUED_AHEAD_FACTOR if queued_ahead else 1)
     # The candidates and the count of those on their way in one round trip; none ready
     # (the usual case) is an empty answer.
     busy, candidates = uow.queries.ready_to_release(

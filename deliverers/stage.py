@@ -111,7 +111,15 @@ def deliver_report(
             )
             # The slot this attempt held is free: the recipient's next waiting report takes
             # it now, in the same transaction, instead of at the scheduler's next tick.
-            release_waiting(uow, recipient, control, settled_at, actor=DELIVERER, health=health)
+            release_waiting(
+                uow,
+                recipient,
+                control,
+                settled_at,
+                actor=DELIVERER,
+                health=health,
+                queued_ahead=True,
+            )
             uow.commit()
             return moved.state
 

@@ -24,7 +24,7 @@ from deliverers.rest_json import RestJsonDeliverer
 from deliverers.retry import RetryPolicy
 from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
 from deliverers.scheduled import release_due_retries
-from deliverers.stage import deliver_report
+from deliverers.stage import Claim, claim_attempt, deliver_report
 from ledger.lifecycle import State
 from ledger.records import NewReport
 from ledger.topology import ROUTE
@@ -278,3 +278,26 @@ def test_a_long_outage_spends_no_attempts_on_probes(
     [probe] = pipeline.released()
     assert pipeline.deliver(probe) is State.DELIVERED
     assert len(pipeline.released()) == ROOM
+
+
+def test_the_tick_releases_nothing_to_a_recipient_whose_slots_are_all_in_flight(
+    pipeline: Pipeline, clock: Clock
+) -> None:
+    """Only a settlement queues reports ahead of free slots; the tick, which runs whether or
+    not anything settled, would keep releasing what the claim parks again."""
+    in_flight, waiting = pipeline.routed(CAPACITY), pipeline.routed(2)
+    for report_id in in_flight:
+        claimed = claim_attempt(
+            pipeline.uow(),
+            report_id,
+            control_for=lambda recipient: CONTROL,
+            now=clock,
+            jitter=lambda: 0.0,
+        )
+        assert isinstance(claimed, Claim)
+    for report_id in waiting:
+        assert pipeline.deliver(report_id) is State.RETRY_SCHEDULED  # no free slot: parked
+    clock.advance(60)
+    assert pipeline.tick() == 0
+    assert pipeline.released() == []
+    assert sorted(pipeline.in_state(State.RETRY_SCHEDULED)) == sorted(waiting)
