@@ -35,13 +35,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks.replay import ratio
-from benchmarks.stage_latency import common_arguments, settings_from
+from benchmarks.stage_latency import common_arguments, stack_from
 from benchmarks.stage_stack import (
     RECIPIENT_A,
     RECIPIENT_B,
     STORED,
     Submitter,
-    bench_stack,
     ledger_entries,
     progress,
     wait_until,
@@ -66,13 +65,7 @@ def main() -> None:
     common_arguments(parser)
     args = parser.parse_args()
     with (
-        bench_stack(
-            "backlog",
-            admin_url=args.admin_url,
-            redis_url=args.redis_url,
-            concurrency=args.concurrency,
-            settings=settings_from(args),
-        ) as stack,
+        stack_from("backlog", args) as stack,
         Submitter(stack) as submitter,
         Submitter(stack, threads=2) as trickler,
     ):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import AbstractContextManager
 from typing import Any
 
 from benchmarks.stage_stack import (
@@ -33,6 +34,7 @@ from benchmarks.stage_stack import (
     wait_until,
 )
 from benchmarks.stages import against, stage_seconds, stage_summaries, summary
+from tests.support.stack import Stack
 
 
 def common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +58,17 @@ def settings_from(args: argparse.Namespace) -> dict[str, str]:
     return settings
 
 
+def stack_from(name: str, args: argparse.Namespace) -> AbstractContextManager[Stack]:
+    """The benchmark stack the common options ask for (`bench_stack`)."""
+    return bench_stack(
+        name,
+        admin_url=args.admin_url,
+        redis_url=args.redis_url,
+        concurrency=args.concurrency,
+        settings=settings_from(args),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=5.0, help="reports per second")
@@ -66,13 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = settings_from(args)
     with (
-        bench_stack(
-            "stages",
-            admin_url=args.admin_url,
-            redis_url=args.redis_url,
-            concurrency=args.concurrency,
-            settings=settings,
-        ) as stack,
+        stack_from("stages", args) as stack,
         Submitter(stack) as submitter,
     ):
         warmup = [submitter.one((RECIPIENT_A, RECIPIENT_B)[n % 2]) for n in range(args.warmup)]

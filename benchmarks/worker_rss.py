@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from benchmarks.stage_latency import common_arguments, settings_from
+from benchmarks.stage_latency import common_arguments, stack_from
 from benchmarks.stage_stack import (
     RECIPIENT_A,
     RECIPIENT_B,
     Submitter,
-    bench_stack,
     progress,
     wait_until,
     worker_rss,
@@ -43,13 +42,7 @@ def main() -> None:
     common_arguments(parser)
     args = parser.parse_args()
     with (
-        bench_stack(
-            "rss",
-            admin_url=args.admin_url,
-            redis_url=args.redis_url,
-            concurrency=args.concurrency,
-            settings=settings_from(args),
-        ) as stack,
+        stack_from("rss", args) as stack,
         Submitter(stack) as submitter,
     ):
 
