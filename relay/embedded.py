@@ -45,6 +45,7 @@ def run_embedded(container: Container, host: str, port: int) -> None:
                     pool="threads",
                     node=node,
                     quiet=settings.log_format == "json",
+                    log_level=settings.log_level,
                 )
             )
             if not restart.is_set():
@@ -65,8 +66,10 @@ def worker_argv(
     node: str,
     queues: list[str] | None = None,
     quiet: bool = False,
+    log_level: str = "INFO",
 ) -> list[str]:
-    """`quiet`: without Celery's start-up banner (it is printed, not logged)."""
+    """`quiet`: without Celery's start-up banner (it is printed, not logged). `log_level`:
+    RELAY_LOG_LEVEL (at INFO Celery logs every task it receives and finishes)."""
     return [
         *(["--quiet"] if quiet else []),
         "worker",
@@ -77,5 +80,5 @@ def worker_argv(
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
-        "--loglevel=INFO",
+        f"--loglevel={log_level}",
     ]

@@ -167,6 +167,7 @@ def worker(
                 queues=queues.split(",") if queues else None,
                 node=node,
                 quiet=settings.log_format == "json",
+                log_level=settings.log_level,
             )
         )
 
