@@ -25,6 +25,8 @@ def refuses(url: str) -> bool:
         httpx.get(f"{url}/_sandbox/reports", timeout=1)
     except httpx.ConnectError:
         return True
+    except httpx.TransportError:
+        return False  # going down: a request cut off mid-way (uvicorn on httptools); look again
     return False
 
 
