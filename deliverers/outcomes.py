@@ -132,27 +132,10 @@ def apply_outcome(
     jitter: Callable[[], float],
     detail: Mapping[str, Any],
     actor: str = DELIVERER,
-) -> Report:
-    """Decide, then record the move and the recipient's new health in `uow`."""
-    moved, _ = apply_outcome_with_health(
-        uow, report, result, control=control, now=now, jitter=jitter, detail=detail, actor=actor
-    )
-    return moved
-
-
-def apply_outcome_with_health(
-    uow: UnitOfWork,
-    report: Report,
-    result: Outcome,
-    *,
-    control: DeliveryControl,
-    now: datetime,
-    jitter: Callable[[], float],
-    detail: Mapping[str, Any],
-    actor: str = DELIVERER,
 ) -> tuple[Report, RecipientHealth]:
-    """`apply_outcome`, also returning the recipient's health as now locked and written in
-    `uow`, for a caller that goes on to use it in the same transaction."""
+    """Decide, then record the move and the recipient's new health in `uow`. Returns the
+    moved report and the health as now locked and written, for a caller that goes on to use
+    it in the same transaction."""
     assert report.recipient is not None
     health = uow.health.get(report.recipient, lock=True)
     decision = decide(

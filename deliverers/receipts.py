@@ -96,7 +96,7 @@ def handle_receipt(
                 },
             )
             return None
-        moved = apply_outcome(
+        moved, _ = apply_outcome(
             uow,
             report,
             outcome,

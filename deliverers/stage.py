@@ -24,7 +24,7 @@ from deliverers.body import delivery_body
 from deliverers.breaker import Wait, admit
 from deliverers.control import DeliveryControl
 from deliverers.metrics import attempt_made
-from deliverers.outcomes import DELIVERER, Outcome, apply_outcome_with_health
+from deliverers.outcomes import DELIVERER, Outcome, apply_outcome
 from deliverers.release import release_waiting
 from ledger.database import once_more_if_lost
 from ledger.digest import sha256_hex
@@ -106,7 +106,7 @@ def deliver_report(
                 return None  # the lease ran out and the report moved on without us
             control = control_for(recipient)
             settled_at = now()
-            moved, health = apply_outcome_with_health(
+            moved, health = apply_outcome(
                 uow, current, result, control=control, now=settled_at, jitter=jitter, detail=detail
             )
             # The slot this attempt held is free: the recipient's next waiting report takes
