@@ -138,6 +138,9 @@ def test_an_operator_redrives_a_dead_letter_and_reroutes_a_held_report_in_a_brow
         chosen = "Haram's service confirmed the child lives in Haram"
         reroute.get_by_label("Reason").fill(chosen)
         reroute.get_by_role("button", name="Route again").click()
+        # The answer page carries a notice: waiting for it lets the form's navigation end
+        # before the reloads below (a reload during it finds no page attached).
+        assert page.get_by_role("status").inner_text().startswith(("Routed", "A worker", "Asked"))
         verified_on_page(page, seen)
         history = page.locator("table.history").inner_text()
         assert chosen in history
