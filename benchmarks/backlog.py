@@ -152,9 +152,11 @@ def report(
     first = (min(drained) - returned).total_seconds() if drained else None
     last = (max(drained) - returned).total_seconds() if drained else None
 
-    def b_latency(since: datetime, until: datetime) -> dict[str, Any]:
+    def b_latency(
+        since: datetime, until: datetime, stage: tuple[str, str] = ("RECEIVED", "DELIVERED")
+    ) -> dict[str, Any]:
         chosen = [r for r in trickle if since <= entries.get(r, {}).get("RECEIVED", since) < until]
-        return summary(stage_seconds(entries, "RECEIVED", "DELIVERED", chosen))
+        return summary(stage_seconds(entries, *stage, chosen))
 
     during_drain = b_latency(returned, phases.drained_at)
     episode = b_latency(phases.down_at, phases.drained_at)
@@ -176,6 +178,13 @@ def report(
         },
         "other_recipient_received_to_delivered_seconds": {
             "while_down": b_latency(phases.down_at, returned),
+            # where the time went while down: waiting to be routed, or to be delivered
+            "while_down_received_to_routed": b_latency(
+                phases.down_at, returned, ("RECEIVED", "ROUTED")
+            ),
+            "while_down_routed_to_delivered": b_latency(
+                phases.down_at, returned, ("ROUTED", "DELIVERED")
+            ),
             "while_draining": during_drain,
             "whole_episode": episode,
         },

@@ -36,6 +36,42 @@ ON_THEIR_WAY = (State.ROUTED, State.DELIVERING)
 QUEUED_AHEAD_FACTOR = 2
 
 
+def wait_at_routing(
+    breaker_set: bool, on_their_way: int, waiting_ahead: bool, max_concurrent: int
+) -> str | None:
+    """Why a report just routed should wait in the ledger instead of going onto its
+    vendor's queue, or None: it goes. Pure.
+
+    It waits while its recipient's breaker has an open time set (open, or half-open: the
+    release picks the probe, oldest first), while older reports of the recipient wait ready
+    (they go first), or while the recipient has as many reports on their way as a
+    settlement would release (QUEUED_AHEAD_FACTOR x `max_concurrent`). So a burst for one
+    recipient lines up in the ledger, and another recipient's reports find at most that
+    many of its reports ahead of them on the vendor's queue.
+    """
+    if breaker_set:
+        return "its breaker is open"
+    if waiting_ahead:
+        return "older reports for its recipient wait"
+    room = max_concurrent * QUEUED_AHEAD_FACTOR
+    if on_their_way >= room:
+        return f"{on_their_way} reports for its recipient on their way (room {room})"
+    return None
+
+
+def room_at_routing(
+    uow: UnitOfWork, recipient: str, control: DeliveryControl, now: datetime
+) -> str | None:
+    """`wait_at_routing` from the ledger, in one round trip and without locks: the count
+    may be a few off under concurrent routing, which only moves where a report waits (the
+    claim keeps the limit exact); a report parked just as its recipient's last one settled
+    is released by the scheduler's tick."""
+    room = uow.queries.routing_room(recipient, now, on_their_way=ON_THEIR_WAY)
+    return wait_at_routing(
+        room.breaker_set, room.on_their_way, room.waiting_ahead, control.max_concurrent
+    )
+
+
 def ready(report: Report, now: datetime) -> bool:
     """May this report be released once its recipient has room? A report that waited for
     its recipient (breaker or slots, no attempt spent) is ready whenever the recipient is;

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -81,6 +81,15 @@ class ReportQueries:
         rows = [dict(row) for row in self._db.execute(query, parameters).mappings()]
         counted = rows[0]["on_their_way"] if rows else 0
         return int(counted), [Report.from_row(_without(row)) for row in rows]
+
+    def routing_room(
+        self, recipient: str, now: datetime, *, on_their_way: Sequence[State]
+    ) -> RoutingRoom:
+        """What routing asks before it puts a report for `recipient` on its vendor's queue
+        (`deliverers.release.room_at_routing`), in one round trip, nothing locked."""
+        query = _routing_room(tuple(s.value for s in on_their_way))
+        row = self._db.execute(query, {"recipient": recipient, "now": now}).one()
+        return RoutingRoom(bool(row.breaker_set), int(row.on_their_way), bool(row.waiting))
 
     def stalled(
         self,
@@ -158,12 +167,18 @@ class ReportQueries:
         )
 
 
-def _ready(now: datetime) -> ColumnElement[bool]:
+def _ready(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     """Waited for its recipient (ready when the recipient is), or its retry is due."""
     return or_(
         schema.reports.c.state_kind == StateKind.WAITING.value,
         schema.reports.c.next_attempt_at <= now,
     )
+
+
+class RoutingRoom(NamedTuple):
+    breaker_set: bool  # the recipient's breaker has an open time (open or half-open)
+    on_their_way: int  # its reports routed or being delivered
+    waiting_ahead: bool  # some of its reports wait in the ledger, ready to go
 
 
 def _without(row: dict[str, object]) -> dict[str, object]:
@@ -209,4 +224,34 @@ def _ready_to_release(on_their_way: tuple[str, ...]) -> Select[Any]:
         .order_by(schema.reports.c.received_at)
         .limit(bindparam("limit", type_=Integer))
         .with_for_update(skip_locked=True, of=schema.reports)
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _routing_room(on_their_way: tuple[str, ...]) -> Select[Any]:
+    reports, health = schema.reports, schema.recipient_health
+    recipient = bindparam("recipient", type_=schema.reports.c.recipient.type)
+    breaker_set = (
+        select(health.c.open_until.is_not(None))
+        .where(health.c.recipient == recipient)
+        .scalar_subquery()
+    )
+    busy = (
+        select(func.count())
+        .select_from(reports)
+        .where(reports.c.recipient == recipient)
+        .where(reports.c.state.in_(on_their_way))
+        .scalar_subquery()
+    )
+    waiting = (
+        select(reports.c.id)
+        .where(reports.c.recipient == recipient)
+        .where(WAITING)
+        .where(_ready(bindparam("now", type_=reports.c.next_attempt_at.type)))
+        .exists()
+    )
+    return select(
+        func.coalesce(breaker_set, False).label("breaker_set"),
+        busy.label("on_their_way"),
+        waiting.label("waiting"),
     )

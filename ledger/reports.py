@@ -17,7 +17,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, cast, delete, literal, select, update
+from sqlalchemy import Connection, Table, bindparam, cast, delete, literal, select, text, update
 
 from ledger import schema
 from ledger.chain import GENESIS, link_hash, transition_hash
@@ -123,6 +123,11 @@ class ReportStore:
     def get(self, report_id: str, *, lock: bool = False) -> Report | None:
         query = _LOCKED if lock else _READ
         row = self._db.execute(query, {"report_id": report_id}).mappings().first()
+        return Report.from_row(row) if row else None
+
+    def oldest_received(self) -> Report | None:
+        """The oldest RECEIVED report no other transaction holds, locked; None if none."""
+        row = self._db.execute(_OLDEST_RECEIVED).mappings().first()
         return Report.from_row(row) if row else None
 
     def unmoved(self, report: Report) -> Report | None:
@@ -296,6 +301,13 @@ def _transition_values(link: Transition) -> dict[str, Any]:
 # Built once: SQLAlchemy compiles each once per engine and computes its cache key once.
 _READ = select(schema.reports).where(schema.reports.c.id == bindparam("report_id"))
 _LOCKED = _READ.with_for_update()
+_OLDEST_RECEIVED = (
+    select(schema.reports)
+    .where(text("state = 'RECEIVED'"))  # literal: the index on (state, updated_at) serves it
+    .order_by(schema.reports.c.updated_at)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
 _CONTENTS = schema.report_contents.c
 _WITH_CONTENT = (
     select(

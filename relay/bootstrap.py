@@ -20,6 +20,7 @@ from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
 from deliverers.fiks_io import KombuMailbox
 from deliverers.registry import AdapterResources, build_deliverer
+from deliverers.release import room_at_routing
 from deliverers.retry import RetryPolicy
 from ledger.alerts import OverdueLimits
 from ledger.checkpoint import CheckpointError
@@ -42,9 +43,14 @@ from router.routes import (
     RoutesFileError,
     RouteTable,
 )
-from router.stage import ROUTER, route_report
+from router.stage import ROUTER, route_oldest_received, route_report
 
 log = logging.getLogger(__name__)
+
+# How many of the oldest RECEIVED reports a route task routes after its own: each is one
+# short transaction, while its own queued message costs a task; bounded, so that one task
+# never holds its worker long.
+ROUTE_ALONG = 16
 
 
 def load_settings() -> Settings:
@@ -102,17 +108,33 @@ class Container:
         reason: str | None = None,
     ) -> State | None:
         """Route (or re-route) one report with the routes in force now; a HELD report an
-        operator asked to route again is routed as they asked, with this table."""
-        return route_report(
+        operator asked to route again is routed as they asked, with this table. Then up to
+        ROUTE_ALONG of the oldest RECEIVED reports too (`router.stage.route_oldest_received`),
+        so that a burst is routed at the ledger's pace, not one queued message at a time."""
+        table = self.routes
+        routed = route_report(
             self.uow(),
-            self.routes,
+            table,
             report_id,
             self.now,
             from_states=from_states,
             actor=actor,
             reason=reason,
             act_on_requests=True,
+            admission=self.room_at_routing,
         )
+        for _ in range(ROUTE_ALONG):
+            along = route_oldest_received(
+                self.uow(), table, self.now, admission=self.room_at_routing
+            )
+            if along is None:
+                break
+        return routed
+
+    def room_at_routing(self, uow: UnitOfWork, recipient: str, at: datetime) -> str | None:
+        """Why a report routed to `recipient` waits in the ledger instead of its vendor's
+        queue (`deliverers.release.room_at_routing`), with the recipient's own limit."""
+        return room_at_routing(uow, recipient, self.control_for(recipient), at)
 
     def deliverer_for(self, recipient_id: str) -> Deliverer | None:
         recipient = self.routes.recipients.get(recipient_id)

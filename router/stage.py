@@ -23,6 +23,11 @@ from router.routes import RouteTable
 
 ROUTER = "router"
 
+# Asked once a report is routed: why it should wait in the ledger rather than go onto its
+# vendor's queue now (its recipient's breaker is open, or it has enough on their way), or
+# None. Given by the composition root (`deliverers.release.room_at_routing`).
+Admission = Callable[[UnitOfWork, str, datetime], str | None]
+
 
 def route_report(
     uow: UnitOfWork,
@@ -35,6 +40,7 @@ def route_report(
     reason: str | None = None,
     registry: Registry | None = None,
     act_on_requests: bool = False,
+    admission: Admission | None = None,
 ) -> State | None:
     """Route one report if it is in one of `from_states` (or, with `act_on_requests`, HELD
     with an operator's request to route it); returns its new state, or None.
@@ -42,7 +48,9 @@ def route_report(
     A report in any other state has moved on (a duplicate message): nothing is written.
     `reason` is the actor's (an operator's) reason: on ROUTED it is the transition's
     reason; on HELD the resolver's reason is, and the actor's is kept in the detail.
-    The registry defaults to the packaged one.
+    The registry defaults to the packaged one. With `admission`, a routed report its
+    recipient has no room for waits in the ledger (RETRY_SCHEDULED, no attempt spent) until
+    a settlement, the breaker's check or the tick releases it (`deliverers.release`).
     """
     registry = default_registry() if registry is None else registry
     with uow:
@@ -52,50 +60,104 @@ def route_report(
         request = pending_request(uow, report) if act_on_requests else None
         if request is None and report.state not in from_states:
             return None
-        choice = (Choice.from_detail(request.detail) if request else None) or Choice()
-        decision = decide(
-            report.submitted_kommunenummer,
-            report.submitted_bydelsnummer,
-            choice,
-            registry,
-            table,
-        )
-        extra: dict[str, Any] = {}
-        if request is not None:
-            extra = {"requested_by": request.actor, "routes_sha256": table.sha256}
-            reason = _acting_on(request)
-        at = now()
-        match decision:
-            case Routed():
-                moved = uow.reports.move(
-                    report,
-                    State.ROUTED,
-                    at=at,
-                    actor=actor,
-                    reason=reason,
-                    detail={**_routed_detail(decision), **extra},
-                    changes={
-                        "recipient": decision.recipient,
-                        "vendor": decision.vendor,
-                        "kommunenummer": decision.kommunenummer,
-                        "bydelsnummer": decision.bydelsnummer,
-                        "routed_at": at,
-                        "attempts": 0,
-                        "next_attempt_at": None,
-                    },
-                    dispatch=deliver_dispatch(decision.vendor),
-                )
-            case Held():
-                moved = uow.reports.move(
-                    report,
-                    State.HELD,
-                    at=at,
-                    actor=actor,
-                    reason=decision.reason,
-                    detail={**({"note": reason} if reason else {}), **extra} or None,
-                )
+        moved = _route(uow, table, report, now(), registry, request, actor, reason, admission)
         uow.commit()
         return moved.state
+
+
+def route_oldest_received(
+    uow: UnitOfWork,
+    table: RouteTable,
+    now: Callable[[], datetime],
+    *,
+    registry: Registry | None = None,
+    admission: Admission | None = None,
+) -> State | None:
+    """Route the oldest RECEIVED report no other worker holds; its new state, or None when
+    there is none.
+
+    A worker that took one report's message routes others along with it: a burst's
+    messages stand in the route queue in front of every later report, each costing a
+    task, while routing one more report is one short transaction. The messages of reports
+    routed this way find them moved on and do nothing.
+    """
+    registry = default_registry() if registry is None else registry
+    with uow:
+        report = uow.reports.oldest_received()
+        if report is None:
+            return None
+        moved = _route(uow, table, report, now(), registry, None, ROUTER, None, admission)
+        uow.commit()
+        return moved.state
+
+
+def _route(
+    uow: UnitOfWork,
+    table: RouteTable,
+    report: Report,
+    at: datetime,
+    registry: Registry,
+    request: Transition | None,
+    actor: str,
+    reason: str | None,
+    admission: Admission | None,
+) -> Report:
+    """Record where the locked `report` goes (ROUTED, maybe waiting) or why it cannot
+    (HELD), in the caller's transaction."""
+    choice = (Choice.from_detail(request.detail) if request else None) or Choice()
+    decision = decide(
+        report.submitted_kommunenummer,
+        report.submitted_bydelsnummer,
+        choice,
+        registry,
+        table,
+    )
+    extra: dict[str, Any] = {}
+    if request is not None:
+        extra = {"requested_by": request.actor, "routes_sha256": table.sha256}
+        reason = _acting_on(request)
+    match decision:
+        case Routed():
+            wait = admission(uow, decision.recipient, at) if admission else None
+            moved = uow.reports.move(
+                report,
+                State.ROUTED,
+                at=at,
+                actor=actor,
+                reason=reason,
+                detail={**_routed_detail(decision), **extra},
+                changes={
+                    "recipient": decision.recipient,
+                    "vendor": decision.vendor,
+                    "kommunenummer": decision.kommunenummer,
+                    "bydelsnummer": decision.bydelsnummer,
+                    "routed_at": at,
+                    "attempts": 0,
+                    "next_attempt_at": None,
+                },
+                dispatch=None if wait else deliver_dispatch(decision.vendor),
+            )
+            if not wait:
+                return moved
+            return uow.reports.move(
+                moved,
+                State.RETRY_SCHEDULED,
+                at=at,
+                actor=actor,
+                reason=f"waiting, no attempt spent: {wait}",
+                kind=StateKind.WAITING,
+                detail={"wait": "routing"},
+                changes={"next_attempt_at": at},
+            )
+        case Held():
+            return uow.reports.move(
+                report,
+                State.HELD,
+                at=at,
+                actor=actor,
+                reason=decision.reason,
+                detail={**({"note": reason} if reason else {}), **extra} or None,
+            )
 
 
 def pending_request(uow: UnitOfWork, report: Report) -> Transition | None:

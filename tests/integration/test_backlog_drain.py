@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
 from deliverers.liveness import check_open_breakers
-from deliverers.release import QUEUED_AHEAD_FACTOR
+from deliverers.release import QUEUED_AHEAD_FACTOR, room_at_routing
 from deliverers.rest_json import RestJsonDeliverer
 from deliverers.retry import RetryPolicy
 from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
@@ -102,8 +102,11 @@ class Pipeline:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine, TEST_KEYS)
 
-    def routed(self, count: int) -> list[str]:
-        """`count` reports received a millisecond apart, oldest first, and routed."""
+    def routed(self, count: int, *, admitted: bool = False) -> list[str]:
+        """`count` reports received a millisecond apart from now, oldest first, and routed; with
+        `admitted`, routed as the workers route them, asking whether the recipient has
+        room (those it has none for wait in the ledger)."""
+        admission = (lambda uow, r, at: room_at_routing(uow, r, CONTROL, at)) if admitted else None
         ids = []
         for n in range(count):
             report_id = str(uuid.uuid4())
@@ -115,14 +118,15 @@ class Pipeline:
                         "no.ks.fiks.bekymringsmelding.privat.v2",
                         "4601",
                         "02",
-                        T0 + timedelta(milliseconds=n),
+                        self.clock() + timedelta(milliseconds=n),
                     ),
                     b'{"kommunenummer":"4601"}',
                     actor="intake:portal",
                     dispatch=ROUTE,
                 )
                 uow.commit()
-            assert route_report(self.uow(), self.table, report_id, self.clock) is State.ROUTED
+            state = route_report(self.uow(), self.table, report_id, self.clock, admission=admission)
+            assert state in ({State.ROUTED, State.RETRY_SCHEDULED} if admitted else {State.ROUTED})
             ids.append(report_id)
         return ids
 
@@ -301,3 +305,74 @@ def test_the_tick_releases_nothing_to_a_recipient_whose_slots_are_all_in_flight(
     assert pipeline.tick() == 0
     assert pipeline.released() == []
     assert sorted(pipeline.in_state(State.RETRY_SCHEDULED)) == sorted(waiting)
+
+
+def outbox_rows(pipeline: Pipeline, report_ids: list[str]) -> list[int]:
+    with pipeline.uow() as uow:
+        return [uow.outbox.count(report_id) for report_id in report_ids]
+
+
+def test_a_burst_for_one_recipient_waits_in_the_ledger_not_on_the_vendors_queue(
+    pipeline: Pipeline,
+) -> None:
+    """Routing puts on the vendor's queue only as many of a recipient's reports as a
+    settlement would release; the rest wait in the ledger and go oldest first, each released
+    by a settlement, without the tick."""
+    burst = pipeline.routed(BACKLOG, admitted=True)
+    assert pipeline.released() == burst[:ROOM]
+    assert outbox_rows(pipeline, burst) == [2] * ROOM + [1] * (BACKLOG - ROOM)  # route only
+    assert sorted(pipeline.in_state(State.RETRY_SCHEDULED)) == sorted(burst[ROOM:])
+
+    delivered: list[str] = []
+    while released := pipeline.released():
+        oldest = released[0]
+        assert pipeline.deliver(oldest) is State.DELIVERED
+        delivered.append(oldest)
+        assert len(delivered) <= BACKLOG, "the burst does not drain"
+    assert delivered == burst  # oldest first, every one
+    assert pipeline.in_state(State.RETRY_SCHEDULED) == []
+    with pipeline.uow() as uow:
+        path = [(t.to_state, t.actor, t.reason) for t in uow.reports.history(burst[-1])]
+        first_parked = uow.reports.history(burst[ROOM])[2].reason
+        attempts = [r.attempts for r in map(uow.reports.get, burst) if r is not None]
+    assert attempts == [1] * BACKLOG
+    assert [(state, actor) for state, actor, _ in path] == [
+        (State.RECEIVED, "intake:portal"),
+        (State.ROUTED, "router"),
+        (State.RETRY_SCHEDULED, "router"),
+        (State.ROUTED, "deliverer"),  # released by a settled attempt
+        (State.DELIVERING, "deliverer"),
+        (State.DELIVERED, "deliverer"),
+    ]
+    assert first_parked == (
+        f"waiting, no attempt spent: {ROOM} reports for its recipient on their way (room {ROOM})"
+    )
+    assert path[2][2] == "waiting, no attempt spent: older reports for its recipient wait"
+
+
+def test_reports_routed_while_the_breaker_is_open_wait_behind_the_older_ones(
+    pipeline: Pipeline, case_system: CaseSystem, clock: Clock
+) -> None:
+    backlog = open_by_an_outage(pipeline, case_system)
+    clock.advance(1)
+    later = pipeline.routed(3, admitted=True)
+    assert pipeline.released() == []  # nothing onto the vendor's queue while it is open
+    assert outbox_rows(pipeline, later) == [1, 1, 1]
+    with pipeline.uow() as uow:
+        reasons = [r.state_reason for r in map(uow.reports.get, later) if r is not None]
+    assert reasons == ["waiting, no attempt spent: its breaker is open"] * 3
+
+    clock.advance(2)
+    assert pipeline.check() == 0  # seen not answering
+    case_system.back()
+    clock.advance(2)
+    assert pipeline.check() == 1
+    [probe] = pipeline.released()
+    assert probe == backlog[0]
+    assert pipeline.deliver(probe) is State.DELIVERED
+    delivered = [probe]
+    while released := pipeline.released():
+        for report_id in released:
+            assert pipeline.deliver(report_id) is State.DELIVERED
+            delivered.append(report_id)
+    assert delivered == backlog + later  # the later ones after the older, none lost

@@ -20,7 +20,7 @@ from ledger.lifecycle import State
 from ledger.outbox import sweep_stalled
 from ledger.uow import UnitOfWork
 from router.routes import RouteTable, load_routes
-from router.stage import route_report
+from router.stage import route_oldest_received, route_report
 from tests.support.clock import T0, Clock
 from tests.support.fakes import FakeCaseSystem
 from tests.support.ledger import TEST_KEYS
@@ -80,6 +80,40 @@ def test_a_duplicate_route_message_does_nothing(
     report_id = routed(ledger_engine, table, clock)
     assert route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, clock) is None
     assert len(history(ledger_engine, report_id)) == 2
+
+
+def test_a_worker_routes_the_oldest_received_reports_along_with_its_own(
+    ledger_engine: Engine, table: RouteTable, clock: Clock
+) -> None:
+    oldest, held, newest = (
+        received(ledger_engine, kommunenummer, T0 + timedelta(seconds=n))
+        for n, kommunenummer in enumerate(("4601", "0301", "4601"))
+    )
+
+    def along() -> State | None:
+        return route_oldest_received(UnitOfWork(ledger_engine, TEST_KEYS), table, clock)
+
+    assert [along(), along(), along(), along()] == [State.ROUTED, State.HELD, State.ROUTED, None]
+    assert outbox_queues(ledger_engine, newest) == ["route", "deliver.rest-json"]
+    for report_id in (oldest, held, newest):  # their own messages find them moved on
+        assert route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, clock) is None
+        assert len(history(ledger_engine, report_id)) == 2
+
+
+def test_workers_routing_along_skip_a_report_another_holds(
+    ledger_engine: Engine, table: RouteTable, clock: Clock
+) -> None:
+    if ledger_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: nobody else holds a row")
+    first, second = (received(ledger_engine, at=T0 + timedelta(seconds=n)) for n in range(2))
+    with UnitOfWork(ledger_engine, TEST_KEYS) as holder:
+        locked = holder.reports.oldest_received()
+        assert locked is not None
+        assert locked.id == first
+        assert route_oldest_received(UnitOfWork(ledger_engine, TEST_KEYS), table, clock) is (
+            State.ROUTED
+        )
+    assert [len(history(ledger_engine, r)) for r in (first, second)] == [1, 2]
 
 
 def test_an_unrouted_municipality_is_held_with_a_reason(

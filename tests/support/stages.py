@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -34,8 +35,8 @@ CONTROL = DeliveryControl(
 )
 
 
-def received(engine: Engine, kommunenummer: str = "4601") -> str:
-    """A new report, RECEIVED at T0 from the portal, with its route message in the outbox."""
+def received(engine: Engine, kommunenummer: str = "4601", at: datetime = T0) -> str:
+    """A new report, RECEIVED at `at` from the portal, with its route message in the outbox."""
     report_id = str(uuid.uuid4())
     with UnitOfWork(engine, TEST_KEYS) as uow:
         uow.reports.add(
@@ -45,7 +46,7 @@ def received(engine: Engine, kommunenummer: str = "4601") -> str:
                 "no.ks.fiks.bekymringsmelding.privat.v2",
                 kommunenummer,
                 "02",
-                T0,
+                at,
             ),
             b'{"kommunenummer":"4601"}',
             actor="intake:portal",

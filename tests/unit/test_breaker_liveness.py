@@ -21,7 +21,7 @@ from deliverers.breaker import (
 )
 from deliverers.fiks_io import Unsupported
 from deliverers.liveness import answers
-from deliverers.release import ready
+from deliverers.release import QUEUED_AHEAD_FACTOR, ready, wait_at_routing
 from ledger.lifecycle import State
 from ledger.records import RecipientHealth, Report, StateKind
 
@@ -206,3 +206,29 @@ def report(state: State, kind: StateKind | None, next_attempt_at: datetime | Non
 )
 def test_which_waiting_reports_are_ready(candidate: Report, is_ready: bool) -> None:
     assert ready(candidate, at(10)) is is_ready
+
+
+ROOM = QUEUED_AHEAD_FACTOR * 4
+
+
+@pytest.mark.parametrize(
+    ("breaker_set", "on_their_way", "waiting_ahead", "expected"),
+    [
+        (False, 0, False, None),  # room: onto the vendor's queue
+        (False, ROOM - 1, False, None),  # the last place
+        (False, ROOM, False, f"{ROOM} reports for its recipient on their way (room {ROOM})"),
+        (
+            False,
+            ROOM + 3,
+            False,
+            f"{ROOM + 3} reports for its recipient on their way (room {ROOM})",
+        ),
+        (False, 0, True, "older reports for its recipient wait"),  # they go first
+        (True, 0, False, "its breaker is open"),  # open or half-open: the release picks
+        (True, ROOM, True, "its breaker is open"),
+    ],
+)
+def test_routing_sends_a_report_on_only_while_its_recipient_has_room(
+    breaker_set: bool, on_their_way: int, waiting_ahead: bool, expected: str | None
+) -> None:
+    assert wait_at_routing(breaker_set, on_their_way, waiting_ahead, max_concurrent=4) == expected
