@@ -28,7 +28,7 @@ from typing import Any
 
 from jsonschema import Draft201909Validator
 
-from intake.ecma_regex import search
+from intake.ecma_regex import searcher
 
 Check = Callable[[Any], bool]
 
@@ -115,7 +115,14 @@ def _compiled(schema: Any, *, below_own_schema: bool, root: bool = False) -> Che
     if len(checks) == 1:
         return checks[0]
     all_checks = tuple(checks)
-    return lambda instance: all(check(instance) for check in all_checks)
+
+    def every(instance: Any) -> bool:
+        for check in all_checks:  # noqa: SIM110  # a loop, not all(): no generator
+            if not check(instance):
+                return False
+        return True
+
+    return every
 
 
 def _keyword(keyword: str, value: Any, below_own_schema: bool) -> Check:
@@ -133,10 +140,8 @@ def _keyword(keyword: str, value: Any, below_own_schema: bool) -> Check:
     if keyword == "required":
         if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
             raise NotCompiled("required that is not a list of names")
-        names = tuple(value)
-        return lambda instance: (
-            not isinstance(instance, dict) or all(name in instance for name in names)
-        )
+        names = frozenset(value)
+        return lambda instance: not isinstance(instance, dict) or names <= instance.keys()
     if keyword == "items":
         return _items_check(value, below_own_schema)
     if keyword in ("minItems", "maxItems", "minLength"):
@@ -144,8 +149,8 @@ def _keyword(keyword: str, value: Any, below_own_schema: bool) -> Check:
     if keyword == "pattern":
         if below_own_schema or not isinstance(value, str):
             raise NotCompiled("a pattern not judged by intake's ECMA-262 pattern")
-        pattern = value
-        return lambda instance: not isinstance(instance, str) or search(pattern, instance)
+        matches = searcher(value)
+        return lambda instance: not isinstance(instance, str) or matches(instance)
     raise NotCompiled(f"the keyword {keyword!r}")
 
 
@@ -163,7 +168,10 @@ def _properties_check(properties: tuple[tuple[str, Check], ...]) -> Check:
     def check(instance: Any) -> bool:
         if not isinstance(instance, dict):
             return True
-        return all(name not in instance or sub(instance[name]) for name, sub in properties)
+        for name, sub in properties:  # noqa: SIM110  # a loop, not all(): no generator
+            if name in instance and not sub(instance[name]):
+                return False
+        return True
 
     return check
 
@@ -176,7 +184,16 @@ def _items_check(value: Any, below_own_schema: bool) -> Check:
             or all(sub(item) for sub, item in zip(prefix, instance, strict=False))
         )
     each = _compiled(value, below_own_schema=below_own_schema)
-    return lambda instance: not isinstance(instance, list) or all(each(item) for item in instance)
+
+    def every_item(instance: Any) -> bool:
+        if not isinstance(instance, list):
+            return True
+        for item in instance:  # noqa: SIM110  # a loop, not all(): no generator
+            if not each(item):
+                return False
+        return True
+
+    return every_item
 
 
 def _size_check(keyword: str, value: Any) -> Check:
