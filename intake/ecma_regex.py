@@ -8,6 +8,7 @@ refuses all three. `regress` is the ECMA-262 engine the `jsonschema` author main
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import regress
@@ -16,6 +17,12 @@ import regress
 @lru_cache(maxsize=64)
 def _compiled(pattern: str) -> regress.Regex:
     return regress.Regex(pattern)
+
+
+def searcher(pattern: str) -> Callable[[str], bool]:
+    """`search` for one pattern, compiled now."""
+    find = _compiled(pattern).find
+    return lambda text: find(text) is not None
 
 
 def search(pattern: str, text: str) -> bool:

@@ -14,18 +14,21 @@ never a dump of these models.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from intake.ecma_regex import search
+from intake.ecma_regex import searcher
 from intake.meldingstyper import OFFENTLIG_V1, OFFENTLIG_V2, PRIVAT_V1, PRIVAT_V2
 
 
 def _pattern(pattern: str) -> AfterValidator:
+    matches = searcher(pattern)
+
     def check(value: str) -> str:
-        if not search(pattern, value):
+        if not matches(value):
             raise ValueError(f"must match the pattern {pattern}")
         return value
 
@@ -62,11 +65,16 @@ class KsModel(BaseModel):
         """JSON Schema lets an optional property be absent, not null; no property here is
         nullable, so a null is refused for every field the model knows."""
         if isinstance(data, dict):
-            for name, info in cls.model_fields.items():
-                key = info.alias or name
+            for key in _field_keys(cls):
                 if key in data and data[key] is None:
                     raise ValueError(f"{key} must not be null")
         return data
+
+
+@cache
+def _field_keys(model: type[BaseModel]) -> tuple[str, ...]:
+    """The document's key for each field of `model`, found once per model."""
+    return tuple(info.alias or name for name, info in model.model_fields.items())
 
 
 class Adresse(KsModel):

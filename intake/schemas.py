@@ -8,6 +8,7 @@ The `$ref`s to the address schema are relative paths that resolve, against each 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -21,6 +22,9 @@ from intake.ecma_regex import search
 from intake.meldingstyper import MELDINGSTYPER
 from intake.problems import FieldError, json_pointer
 from intake.protocol import adresse_schema, example, schema
+from intake.schema_check import Check, compile_check
+
+log = logging.getLogger(__name__)
 
 ADRESSE_URI = "https://fiks.ks.no/adresse.json"
 MAX_REFERENCE_DEPTH = 16
@@ -94,15 +98,30 @@ def inlined(node: Any, resolver: Any, depth: int = 0) -> Any:
     return {"allOf": [target], **beside} if beside else target
 
 
+@cache
+def quick_check(meldingstype: str) -> Check | None:
+    """The compiled yes-or-no for a message type's inlined schema (`intake.schema_check`),
+    or None if it could not be compiled; `tests/unit/test_schemas.py` holds it to
+    `validator`'s verdicts."""
+    return compile_check(inlined_schema(meldingstype))
+
+
 def is_valid(meldingstype: str, document: Any) -> bool:
+    check = quick_check(meldingstype)
+    if check is not None and check(document):
+        return True
     return bool(validator(meldingstype).is_valid(document))
 
 
 def schema_errors(meldingstype: str, document: Any, *at: str | int) -> list[FieldError]:
     """One error per failing field, its pointer prefixed by `at` (where the document sits).
 
-    The details name the rule, never the value: the value may be a name or an fnr.
+    The details name the rule, never the value: the value may be a name or an fnr. A
+    document the compiled check accepts has none; any other is judged by `validator`.
     """
+    check = quick_check(meldingstype)
+    if check is not None and check(document):
+        return []
     found: dict[str, str] = {}
     for error in validator(meldingstype).iter_errors(document):
         for pointer, detail in _field_errors(error, at):
@@ -139,3 +158,5 @@ def check_all_schemas() -> None:
         KsValidator.check_schema(schema(meldingstype))
         KsValidator.check_schema(inlined_schema(meldingstype))
         validator(meldingstype).validate(example(meldingstype))
+        if quick_check(meldingstype) is None:
+            log.warning("the %s schema is judged without its compiled check", meldingstype)

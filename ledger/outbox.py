@@ -92,17 +92,44 @@ def publish_outbox(
     *,
     batch: int = 200,
 ) -> int:
-    """Publish committed outbox rows and mark them published. At least once, by design."""
+    """Publish committed outbox rows and mark them published. At least once, by design.
+
+    The rows stay locked while they are sent, so that two outbox relays do not send the
+    same rows. Not where a transaction holds the ledger's only write lock (SQLite): there
+    the rows are read in one transaction, sent, and marked in another, or every stage would
+    wait for the broker (a SQLite broker takes milliseconds a message). A row sent and not
+    marked (the process stopped between) is sent again: harmless, the stages check state.
+    """
     with uow_factory() as uow:
         messages = uow.outbox.unpublished(limit=batch)
-        published: list[int] = []
-        try:
-            for message in messages:
-                publisher.publish(message)
-                published.append(message.id)
-        finally:
-            uow.outbox.mark_published(published, now())
-            uow.commit()
+        if not uow.one_writer:
+
+            def mark_here(ids: list[int]) -> None:
+                uow.outbox.mark_published(ids, now())
+                uow.commit()
+
+            return _send(messages, publisher, mark_here)
+
+    def mark_after(ids: list[int]) -> None:
+        if ids:
+            with uow_factory() as marking:
+                marking.outbox.mark_published(ids, now())
+                marking.commit()
+
+    return _send(messages, publisher, mark_after)
+
+
+def _send(
+    messages: list[OutboxMessage], publisher: Publisher, mark: Callable[[list[int]], None]
+) -> int:
+    """Send `messages` in order; `mark` those sent, even when one fails (which is raised)."""
+    published: list[int] = []
+    try:
+        for message in messages:
+            publisher.publish(message)
+            published.append(message.id)
+    finally:
+        mark(published)
     return len(published)
 
 

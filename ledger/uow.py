@@ -124,6 +124,12 @@ class UnitOfWork:
     def console(self) -> ConsoleStore:
         return self._open().console
 
+    @property
+    def one_writer(self) -> bool:
+        """Whether each transaction holds the ledger's only write lock from its start
+        (SQLite: BEGIN IMMEDIATE), so that whatever it waits for, every writer waits for."""
+        return self._engine.dialect.name == "sqlite"
+
     def __enter__(self) -> UnitOfWork:
         self._connection = connection = self._engine.connect()
         self._transaction = connection.begin()

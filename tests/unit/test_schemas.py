@@ -12,7 +12,16 @@ from jsonschema import Draft201909Validator
 from intake.meldingstyper import MELDINGSTYPER, OFFENTLIG_V1, PRIVAT_V2
 from intake.problems import json_pointer
 from intake.protocol import example, schema
-from intake.schemas import is_valid, referencing_validator, registry, schema_errors, validator
+from intake.schema_check import compile_check
+from intake.schemas import (
+    KsValidator,
+    is_valid,
+    quick_check,
+    referencing_validator,
+    registry,
+    schema_errors,
+    validator,
+)
 from tests.support.reports import document
 
 
@@ -112,3 +121,66 @@ def test_the_inlined_schema_judges_every_document_as_the_published_one(meldingst
     assert len(documents) > 200
     for mutant in documents:
         assert _verdict(inlined, mutant) == _verdict(published, mutant)
+
+
+@pytest.mark.parametrize("meldingstype", MELDINGSTYPER)
+def test_the_compiled_check_says_yes_exactly_when_jsonschema_finds_nothing(
+    meldingstype: str,
+) -> None:
+    """`quick_check` answers for a valid document without `jsonschema`; on the example and
+    on hundreds of documents one change away from it, its yes is `jsonschema`'s yes."""
+    check = quick_check(meldingstype)
+    assert check is not None  # every KS schema compiles
+    documents = list(_mutants(example(meldingstype)))
+    verdicts = [check(mutant) for mutant in documents]
+    assert verdicts == [not list(validator(meldingstype).iter_errors(m)) for m in documents]
+    assert verdicts.count(True) > 10
+    assert verdicts.count(False) > 100
+
+
+KEYWORD_SCHEMAS: list[Any] = [
+    {"type": "integer"},
+    {"type": "number"},
+    {"type": ["null", "boolean"]},
+    {"type": "array", "items": [{"type": "string"}, {"type": "integer"}]},
+    {"items": {"type": "object", "required": ["a"]}, "minItems": 1, "maxItems": 2},
+    {"minLength": 2, "pattern": "^\\d+$"},
+    {"properties": {"a": {"type": "string"}, "b": False, "c": True}},
+    {"properties": {"a": {"$schema": "https://json-schema.org/draft/2019-09/schema"}}},
+]
+INSTANCES: list[Any] = [
+    None, True, False, 0, 1, 1.0, 1.5, -2, "", "1", "12", "١٢", "12\n", "ab",
+    [], ["a"], ["a", 1], ["a", 1.0], ["a", True], [{}], [{"a": 1}], [{"a": 1}, {"a": 2}, {"a": 3}],
+    {}, {"a": "x"}, {"a": 1}, {"b": None}, {"c": None}, {"A": 1},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("keyword_schema", KEYWORD_SCHEMAS)
+def test_each_compiled_keyword_means_what_it_means_to_jsonschema(keyword_schema: Any) -> None:
+    check = compile_check(keyword_schema)
+    assert check is not None
+    judge = KsValidator(keyword_schema)
+    assert [check(i) for i in INSTANCES] == [judge.is_valid(i) for i in INSTANCES]
+
+
+@pytest.mark.parametrize(
+    "uncompiled",
+    [
+        {"$ref": "#/definitions/a"},
+        {"enum": ["a"]},
+        {"properties": {"a": {"additionalProperties": False}}},
+        {"type": "date"},
+        {"properties": {"a": {"$schema": "http://json-schema.org/draft-07/schema#"}}},
+        # below its own $schema, jsonschema judges `pattern` by Python's re, not ECMA-262
+        {
+            "properties": {
+                "a": {
+                    "$schema": "https://json-schema.org/draft/2019-09/schema",
+                    "properties": {"b": {"pattern": "^a$"}},
+                }
+            }
+        },
+    ],
+)
+def test_a_schema_with_anything_else_is_left_to_jsonschema(uncompiled: Any) -> None:
+    assert compile_check(uncompiled) is None
