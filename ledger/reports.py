@@ -17,7 +17,19 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, cast, delete, literal, select, text, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Table,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 
 from ledger import schema
 from ledger.chain import GENESIS, link_hash, transition_hash
@@ -120,15 +132,18 @@ class ReportStore:
             last_hash=first,
         )
 
-    def get(self, report_id: str, *, lock: bool = False) -> Report | None:
-        query = _LOCKED if lock else _READ
+    def get(
+        self, report_id: str, *, lock: bool = False, skip_locked: bool = False
+    ) -> Report | None:
+        """The report; with `lock`, locked (with `skip_locked`: None if another holds it)."""
+        query = (_SKIP_LOCKED if skip_locked else _LOCKED) if lock else _READ
         row = self._db.execute(query, {"report_id": report_id}).mappings().first()
         return Report.from_row(row) if row else None
 
-    def oldest_received(self) -> Report | None:
-        """The oldest RECEIVED report no other transaction holds, locked; None if none."""
-        row = self._db.execute(_OLDEST_RECEIVED).mappings().first()
-        return Report.from_row(row) if row else None
+    def received_in_turn(self, limit: int) -> list[str]:
+        """Up to `limit` RECEIVED reports, taking turns between the municipalities they were
+        sent for: the oldest of each, then the second oldest of each, ... Not locked."""
+        return list(self._db.execute(_RECEIVED_IN_TURN, {"limit": limit}).scalars())
 
     def unmoved(self, report: Report) -> Report | None:
         """`report` read again and locked, if nothing has moved it since it was read.
@@ -301,12 +316,25 @@ def _transition_values(link: Transition) -> dict[str, Any]:
 # Built once: SQLAlchemy compiles each once per engine and computes its cache key once.
 _READ = select(schema.reports).where(schema.reports.c.id == bindparam("report_id"))
 _LOCKED = _READ.with_for_update()
-_OLDEST_RECEIVED = (
-    select(schema.reports)
+_SKIP_LOCKED = _READ.with_for_update(skip_locked=True)
+_IN_LINE = (
+    select(
+        schema.reports.c.id,
+        schema.reports.c.updated_at,
+        func.row_number()
+        .over(
+            partition_by=schema.reports.c.submitted_kommunenummer,
+            order_by=schema.reports.c.updated_at,
+        )
+        .label("turn"),
+    )
     .where(text("state = 'RECEIVED'"))  # literal: the index on (state, updated_at) serves it
-    .order_by(schema.reports.c.updated_at)
-    .limit(1)
-    .with_for_update(skip_locked=True)
+    .subquery()
+)
+_RECEIVED_IN_TURN = (
+    select(_IN_LINE.c.id)
+    .order_by(_IN_LINE.c.turn, _IN_LINE.c.updated_at)
+    .limit(bindparam("limit", type_=Integer))
 )
 _CONTENTS = schema.report_contents.c
 _WITH_CONTENT = (

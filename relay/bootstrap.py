@@ -43,11 +43,11 @@ from router.routes import (
     RoutesFileError,
     RouteTable,
 )
-from router.stage import ROUTER, route_oldest_received, route_report
+from router.stage import ROUTER, route_received_in_turn, route_report
 
 log = logging.getLogger(__name__)
 
-# How many of the oldest RECEIVED reports a route task routes after its own: each is one
+# How many RECEIVED reports a route task routes after its own (in turn): each is one
 # short transaction, while its own queued message costs a task; bounded, so that one task
 # never holds its worker long.
 ROUTE_ALONG = 16
@@ -109,8 +109,9 @@ class Container:
     ) -> State | None:
         """Route (or re-route) one report with the routes in force now; a HELD report an
         operator asked to route again is routed as they asked, with this table. Then up to
-        ROUTE_ALONG of the oldest RECEIVED reports too (`router.stage.route_oldest_received`),
-        so that a burst is routed at the ledger's pace, not one queued message at a time."""
+        ROUTE_ALONG RECEIVED reports too, the municipalities taking turns
+        (`router.stage.route_received_in_turn`), so that a burst is routed at the ledger's
+        pace, not one queued message at a time, and not in front of everyone else."""
         table = self.routes
         routed = route_report(
             self.uow(),
@@ -123,12 +124,9 @@ class Container:
             act_on_requests=True,
             admission=self.room_at_routing,
         )
-        for _ in range(ROUTE_ALONG):
-            along = route_oldest_received(
-                self.uow(), table, self.now, admission=self.room_at_routing
-            )
-            if along is None:
-                break
+        route_received_in_turn(
+            self.uow, table, self.now, limit=ROUTE_ALONG, admission=self.room_at_routing
+        )
         return routed
 
     def room_at_routing(self, uow: UnitOfWork, recipient: str, at: datetime) -> str | None:

@@ -41,6 +41,7 @@ def route_report(
     registry: Registry | None = None,
     act_on_requests: bool = False,
     admission: Admission | None = None,
+    skip_locked: bool = False,
 ) -> State | None:
     """Route one report if it is in one of `from_states` (or, with `act_on_requests`, HELD
     with an operator's request to route it); returns its new state, or None.
@@ -51,10 +52,11 @@ def route_report(
     The registry defaults to the packaged one. With `admission`, a routed report its
     recipient has no room for waits in the ledger (RETRY_SCHEDULED, no attempt spent) until
     a settlement, the breaker's check or the tick releases it (`deliverers.release`).
+    With `skip_locked`, a report another transaction holds is left to it (None).
     """
     registry = default_registry() if registry is None else registry
     with uow:
-        report = uow.reports.get(report_id, lock=True)
+        report = uow.reports.get(report_id, lock=True, skip_locked=skip_locked)
         if report is None:
             return None
         request = pending_request(uow, report) if act_on_requests else None
@@ -65,30 +67,39 @@ def route_report(
         return moved.state
 
 
-def route_oldest_received(
-    uow: UnitOfWork,
+def route_received_in_turn(
+    uow_factory: Callable[[], UnitOfWork],
     table: RouteTable,
     now: Callable[[], datetime],
     *,
+    limit: int,
     registry: Registry | None = None,
     admission: Admission | None = None,
-) -> State | None:
-    """Route the oldest RECEIVED report no other worker holds; its new state, or None when
-    there is none.
+) -> int:
+    """Route up to `limit` RECEIVED reports, the municipalities taking turns (the oldest of
+    each, then the next of each), skipping any another worker holds; how many were routed.
 
     A worker that took one report's message routes others along with it: a burst's
-    messages stand in the route queue in front of every later report, each costing a
-    task, while routing one more report is one short transaction. The messages of reports
-    routed this way find them moved on and do nothing.
+    messages stand in the route queue in front of every later report, each costing a task,
+    while routing one more report is one short transaction. Taking turns, a burst for one
+    municipality does not keep another's new report waiting behind it. The messages of
+    reports routed this way find them moved on and do nothing.
     """
-    registry = default_registry() if registry is None else registry
-    with uow:
-        report = uow.reports.oldest_received()
-        if report is None:
-            return None
-        moved = _route(uow, table, report, now(), registry, None, ROUTER, None, admission)
-        uow.commit()
-        return moved.state
+    with uow_factory() as uow:
+        candidates = uow.reports.received_in_turn(limit)
+    routed = 0
+    for report_id in candidates:
+        state = route_report(
+            uow_factory(),
+            table,
+            report_id,
+            now,
+            registry=registry,
+            admission=admission,
+            skip_locked=True,
+        )
+        routed += state is not None
+    return routed
 
 
 def _route(

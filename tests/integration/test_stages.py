@@ -20,7 +20,7 @@ from ledger.lifecycle import State
 from ledger.outbox import sweep_stalled
 from ledger.uow import UnitOfWork
 from router.routes import RouteTable, load_routes
-from router.stage import route_oldest_received, route_report
+from router.stage import route_received_in_turn, route_report
 from tests.support.clock import T0, Clock
 from tests.support.fakes import FakeCaseSystem
 from tests.support.ledger import TEST_KEYS
@@ -82,20 +82,25 @@ def test_a_duplicate_route_message_does_nothing(
     assert len(history(ledger_engine, report_id)) == 2
 
 
-def test_a_worker_routes_the_oldest_received_reports_along_with_its_own(
+def test_a_worker_routes_received_reports_along_the_municipalities_taking_turns(
     ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
-    oldest, held, newest = (
-        received(ledger_engine, kommunenummer, T0 + timedelta(seconds=n))
-        for n, kommunenummer in enumerate(("4601", "0301", "4601"))
-    )
+    """A burst for Bergen (4601) received first, then one report for Oslo (0301, held: no
+    route here): Oslo's goes in the first turn, not after Bergen's burst."""
+    burst = [received(ledger_engine, "4601", T0 + timedelta(seconds=n)) for n in range(4)]
+    oslo = received(ledger_engine, "0301", T0 + timedelta(seconds=10))
 
-    def along() -> State | None:
-        return route_oldest_received(UnitOfWork(ledger_engine, TEST_KEYS), table, clock)
+    def along(limit: int) -> int:
+        return route_received_in_turn(
+            lambda: UnitOfWork(ledger_engine, TEST_KEYS), table, clock, limit=limit
+        )
 
-    assert [along(), along(), along(), along()] == [State.ROUTED, State.HELD, State.ROUTED, None]
-    assert outbox_queues(ledger_engine, newest) == ["route", "deliver.rest-json"]
-    for report_id in (oldest, held, newest):  # their own messages find them moved on
+    assert along(2) == 2
+    assert [len(history(ledger_engine, r)) for r in (*burst, oslo)] == [2, 1, 1, 1, 2]
+    assert along(16) == 3
+    assert along(16) == 0
+    assert outbox_queues(ledger_engine, burst[-1]) == ["route", "deliver.rest-json"]
+    for report_id in (*burst, oslo):  # their own messages find them moved on
         assert route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, report_id, clock) is None
         assert len(history(ledger_engine, report_id)) == 2
 
@@ -107,12 +112,11 @@ def test_workers_routing_along_skip_a_report_another_holds(
         pytest.skip("SQLite has one writer at a time: nobody else holds a row")
     first, second = (received(ledger_engine, at=T0 + timedelta(seconds=n)) for n in range(2))
     with UnitOfWork(ledger_engine, TEST_KEYS) as holder:
-        locked = holder.reports.oldest_received()
-        assert locked is not None
-        assert locked.id == first
-        assert route_oldest_received(UnitOfWork(ledger_engine, TEST_KEYS), table, clock) is (
-            State.ROUTED
+        assert holder.reports.get(first, lock=True) is not None
+        routed = route_received_in_turn(
+            lambda: UnitOfWork(ledger_engine, TEST_KEYS), table, clock, limit=16
         )
+        assert routed == 1
     assert [len(history(ledger_engine, r)) for r in (first, second)] == [1, 2]
 
 
