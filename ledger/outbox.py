@@ -19,7 +19,7 @@ from ledger import schema
 from ledger.lifecycle import State
 from ledger.records import Dispatch, OutboxMessage, Report, StateKind
 from ledger.steps import each_locked
-from ledger.topology import ROUTE, deliver_dispatch
+from ledger.topology import ROUTE, deliver_dispatch, still_wanted
 
 if TYPE_CHECKING:
     from ledger.uow import UnitOfWork
@@ -56,16 +56,24 @@ class OutboxStore:
         )
 
     def unpublished(self, *, limit: int = 100) -> list[OutboxMessage]:
+        """The oldest unsent rows (skipping those another relay holds), each with its
+        report's state as of now."""
+        outbox = schema.outbox
         rows = self._db.execute(
-            select(schema.outbox)
-            .where(schema.outbox.c.published_at.is_(None))
-            .order_by(schema.outbox.c.id)
+            select(outbox, schema.reports.c.state.label("report_state"))
+            .select_from(outbox.outerjoin(schema.reports))
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=outbox, skip_locked=True)
         ).mappings()
         return [
             OutboxMessage(
-                id=row["id"], report_id=row["report_id"], task=row["task"], queue=row["queue"]
+                id=row["id"],
+                report_id=row["report_id"],
+                task=row["task"],
+                queue=row["queue"],
+                report_state=row["report_state"],
             )
             for row in rows
         ]
@@ -122,11 +130,15 @@ def publish_outbox(
 def _send(
     messages: list[OutboxMessage], publisher: Publisher, mark: Callable[[list[int]], None]
 ) -> int:
-    """Send `messages` in order; `mark` those sent, even when one fails (which is raised)."""
+    """Send `messages` in order; `mark` those sent, even when one fails (which is raised).
+    A message whose report has already moved past its stage (a burst's reports routed along
+    by a worker before their own route messages went out) is marked, not sent: it would do
+    nothing but cost the broker and a worker a task."""
     published: list[int] = []
     try:
         for message in messages:
-            publisher.publish(message)
+            if still_wanted(message.task, message.report_state):
+                publisher.publish(message)
             published.append(message.id)
     finally:
         mark(published)

@@ -133,6 +133,7 @@ class OutboxMessage:
     report_id: str
     task: str
     queue: str
+    report_state: str | None = None  # the report's state when the row was read to be sent
 
 
 @dataclass(frozen=True)

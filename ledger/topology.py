@@ -33,6 +33,18 @@ DELIVER_TASK = task_name("deliver")
 HEARTBEAT_TASK = task_name("heartbeat")  # sent by the scheduler, not through the outbox
 
 
+# The states in which each stage takes a report: a message for a report in any other state
+# finds it moved on and does nothing (`router.stage`, `deliverers.stage`). Every move into
+# one of these states writes its own message.
+TAKEN_IN = {ROUTE.task: frozenset({"RECEIVED", "HELD"}), "deliver": frozenset({"ROUTED"})}
+
+
+def still_wanted(task: str, report_state: str | None) -> bool:
+    """Would a message for `task` still find its report where that stage takes it?"""
+    states = TAKEN_IN.get(task)
+    return states is None or report_state is None or report_state in states
+
+
 def queues_for(vendors: Iterable[str]) -> list[str]:
     """Every queue a worker for these vendors consumes: routing, then each vendor's."""
     return [ROUTE_QUEUE, *(deliver_dispatch(vendor).queue for vendor in sorted(vendors))]

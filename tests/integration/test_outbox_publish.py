@@ -11,9 +11,10 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine
 
+from ledger.lifecycle import State
 from ledger.outbox import publish_outbox
 from ledger.records import NewReport, OutboxMessage
-from ledger.topology import ROUTE
+from ledger.topology import ROUTE, deliver_dispatch
 from ledger.uow import UnitOfWork
 from tests.support.clock import T0
 from tests.support.ledger import TEST_KEYS
@@ -96,4 +97,28 @@ def test_two_relays_do_not_send_the_same_rows_at_once(ledger_engine: Engine) -> 
     first = Publisher(lambda message: other.sent.append(str(relay(ledger_engine, other))))
     assert relay(ledger_engine, first) == 1
     assert other.sent == ["0"]  # the other relay found the row taken and sent nothing
+    assert unpublished(ledger_engine) == []
+
+
+def test_a_message_for_a_report_already_past_its_stage_is_marked_not_sent(
+    ledger_engine: Engine,
+) -> None:
+    """A burst's reports routed along by a worker before their own route messages went
+    out: those messages would find them moved on, so they are not sent."""
+    routed_along, waiting = received(ledger_engine), received(ledger_engine)
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+        report = uow.reports.get(routed_along, lock=True)
+        assert report is not None
+        uow.reports.move(
+            report,
+            State.ROUTED,
+            at=T0,
+            actor="router",
+            changes={"recipient": "bergen", "vendor": "rest-json"},
+            dispatch=deliver_dispatch("rest-json"),
+        )
+        uow.commit()
+    publisher = Publisher()
+    assert relay(ledger_engine, publisher) == 3  # all three rows marked
+    assert publisher.sent == [waiting, routed_along]  # its route message skipped, not its delivery
     assert unpublished(ledger_engine) == []
