@@ -56,14 +56,16 @@ class OutboxStore:
         )
 
     def unpublished(self, *, limit: int = 100) -> list[OutboxMessage]:
-        """The oldest unsent rows (skipping those another relay holds), each with its
-        report's state as of now."""
+        """The unsent rows (skipping those another relay holds), each with its report's
+        state as of now: deliveries first, then routing, each oldest first. A burst's route
+        messages are many, and each delivery (of a report already routed, its recipient's
+        share bounded by `deliverers.release`) would otherwise wait behind all of them."""
         outbox = schema.outbox
         rows = self._db.execute(
             select(outbox, schema.reports.c.state.label("report_state"))
             .select_from(outbox.outerjoin(schema.reports))
             .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.id)
+            .order_by(outbox.c.task == ROUTE.task, outbox.c.id)
             .limit(limit)
             .with_for_update(of=outbox, skip_locked=True)
         ).mappings()
