@@ -13,7 +13,10 @@ is down and its drain after it returns: both crowd the queues all recipients sha
 
 1. Steady: the worker stopped, --steady-reports reports for recipient A submitted, the
    worker started; the rate is A's deliveries from the first to the last (ledger times).
-2. Down: A's case system answers 503 to everything (the sandbox's `error_rate` fault) while
+2. Down: A's case system answers 503 to everything, the breaker's liveness check included
+   (the sandbox's `unavailable` fault; with `--deliveries-only`, its `error_rate` fault:
+   503 to deliveries while the listing answers, which the breaker probes at its doubling
+   open time, not at the first check that finds it back) while
    --reports reports for A are accepted, and at least --min-down seconds; B gets
    --trickle-rate reports/s from here to the end.
 3. Return: the fault cleared; the drain rate is A's backlog delivered over the time from
@@ -62,6 +65,9 @@ def main() -> None:
     parser.add_argument("--trickle-rate", type=float, default=2.0, help="B's reports/s")
     parser.add_argument("--min-down", type=float, default=30.0, help="seconds A is down")
     parser.add_argument("--timeout", type=float, default=5400.0, help="for the drain")
+    parser.add_argument(
+        "--deliveries-only", action="store_true", help="A fails deliveries but answers checks"
+    )
     common_arguments(parser)
     args = parser.parse_args()
     with (
@@ -82,7 +88,8 @@ def main() -> None:
 
         progress(f"{RECIPIENT_A} down; {RECIPIENT_B} gets {args.trickle_rate:g} reports/s")
         sandbox = stack.sandboxes[RECIPIENT_A]
-        sandbox.set_faults(error_rate=1.0)
+        outage = {"error_rate": 1.0} if args.deliveries_only else {"unavailable": True}
+        sandbox.set_faults(**outage)
         down_at = datetime.now(UTC)
         stop = threading.Event()
         trickle: list[str] = []
@@ -96,7 +103,7 @@ def main() -> None:
             backlog = submitter.many(RECIPIENT_A, args.reports)
             progress(f"{len(backlog)} reports accepted for {RECIPIENT_A} while it is down")
             time.sleep(max(0.0, args.min_down - (datetime.now(UTC) - down_at).total_seconds()))
-            sandbox.set_faults(error_rate=0.0)
+            sandbox.set_faults(error_rate=0.0, unavailable=False)
             returned_at = datetime.now(UTC)
             progress(f"{RECIPIENT_A} is back after {(returned_at - down_at).total_seconds():.0f} s")
             wait_until(stack, backlog, STORED, args.timeout, "backlog delivered")

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -62,6 +63,15 @@ def create_sandbox_app(config: SandboxConfig, store: SandboxStore | None = None)
     store = store or SandboxStore(config.database)
     faults = config.faults
     app.state.store = store
+
+    @app.middleware("http")
+    async def down(request: Request, call_next: Any) -> Response:
+        """With the `unavailable` fault every request of the protocol gets a 503, as from a
+        gateway whose case system is down (the sandbox's own /_sandbox endpoints answer)."""
+        if faults.unavailable and not request.url.path.startswith("/_sandbox"):
+            return _problem(503, "the case system is down (simulated)")
+        response: Response = await call_next(request)
+        return response
 
     def authorised(request: Request) -> bool:
         if config.token is None:

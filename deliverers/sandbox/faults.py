@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Faults:
-    error_rate: float = 0.0  # answer 503 without storing
+    error_rate: float = 0.0  # answer 503 to deliveries without storing
+    unavailable: bool = False  # answer 503 to every request: the case system is down
     latency_seconds: float = 0.0  # wait this long before answering
     store_then_fail_rate: float = 0.0  # store, then answer 500 (the ambiguous outcome)
     drop_rate: float = 0.0  # the 2020-2023 bug: answer 201 with a valid receipt, store nothing
@@ -37,6 +38,7 @@ class Faults:
     def as_dict(self) -> dict[str, object]:
         return {
             "error_rate": self.error_rate,
+            "unavailable": self.unavailable,
             "latency_seconds": self.latency_seconds,
             "store_then_fail_rate": self.store_then_fail_rate,
             "drop_rate": self.drop_rate,
@@ -63,6 +65,10 @@ class Faults:
                 if not isinstance(value, int | float) or value < 0:
                     raise ValueError(f"{name} must be a number >= 0")
                 setattr(self, name, float(value))
+            elif name == "unavailable":
+                if not isinstance(value, bool):
+                    raise ValueError("unavailable must be true or false")
+                self.unavailable = value
             elif name == "silent_attempts":
                 if not isinstance(value, int) or value < 0:
                     raise ValueError("silent_attempts must be an integer >= 0")

@@ -40,3 +40,24 @@ def test_an_outage_refuses_connections_then_the_same_port_answers_again() -> Non
         wait_for(lambda: answers(server.url), timeout=10, message="back on the same port")
     finally:
         server.stop()
+
+
+def test_an_unavailable_case_system_answers_503_to_everything_but_its_controls() -> None:
+    """The `unavailable` fault: a gateway whose case system is down. Unlike `error_rate`
+    (deliveries only), the listing the breaker's liveness check asks answers 503 too."""
+    server = RestartableServer(create_sandbox_app(SandboxConfig("secret")))
+    server.start()
+    try:
+        listing = f"{server.url}/bekymringsmeldinger?mottatt_fra=2026-11-27T00:00:00%2B00:00"
+        assert httpx.get(listing, timeout=5).status_code == 200
+        faults = f"{server.url}/_sandbox/faults"
+        assert httpx.put(faults, json={"unavailable": True}, timeout=5).status_code == 200
+        assert httpx.get(listing, timeout=5).status_code == 503
+        assert httpx.get(f"{server.url}/bekymringsmeldinger/x", timeout=5).status_code == 503
+        assert httpx.post(f"{server.url}/bekymringsmeldinger", timeout=5).status_code == 503
+        assert httpx.get(faults, timeout=5).json()["unavailable"] is True
+        assert httpx.put(faults, json={"unavailable": 1}, timeout=5).status_code == 400
+        assert httpx.put(faults, json={"unavailable": False}, timeout=5).status_code == 200
+        assert httpx.get(listing, timeout=5).status_code == 200
+    finally:
+        server.stop()
