@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from deliverers.base import Deliverer
 from deliverers.control import DeliveryControl
@@ -17,6 +17,7 @@ from deliverers.receipts import IncomingReceipt, handle_receipt
 from deliverers.retry import RetryPolicy
 from deliverers.scheduled import enforce_receipt_deadlines
 from deliverers.stage import deliver_report
+from ledger import schema
 from ledger.lifecycle import State
 from ledger.records import NewReport, Report
 from ledger.topology import ROUTE
@@ -76,8 +77,17 @@ def history(engine: Engine, report_id: str) -> list[tuple[State | None, State]]:
 
 
 def outbox_queues(engine: Engine, report_id: str) -> list[str]:
-    with UnitOfWork(engine, TEST_KEYS) as uow:
-        return [m.queue for m in uow.outbox.unpublished() if m.report_id == report_id]
+    """The queues of the report's unsent outbox rows, in the order they were written (the
+    relay sends deliveries first: `OutboxStore.unpublished`)."""
+    outbox = schema.outbox.c
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(outbox.queue)
+                .where(outbox.report_id == report_id, outbox.published_at.is_(None))
+                .order_by(outbox.id)
+            ).scalars()
+        )
 
 
 def two_vendor_routes(directory: Path) -> RouteTable:
