@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ledger.lifecycle import State
 from ledger.records import Dispatch
 
 ROUTE_QUEUE = "route"
@@ -36,7 +37,10 @@ HEARTBEAT_TASK = task_name("heartbeat")  # sent by the scheduler, not through th
 # The states in which each stage takes a report: a message for a report in any other state
 # finds it moved on and does nothing (`router.stage`, `deliverers.stage`). Every move into
 # one of these states writes its own message.
-TAKEN_IN = {ROUTE.task: frozenset({"RECEIVED", "HELD"}), "deliver": frozenset({"ROUTED"})}
+TAKEN_IN: dict[str, frozenset[State]] = {
+    ROUTE.task: frozenset({State.RECEIVED, State.HELD}),
+    "deliver": frozenset({State.ROUTED}),
+}
 
 
 def still_wanted(task: str, report_state: str | None) -> bool:
