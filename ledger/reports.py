@@ -12,22 +12,24 @@ records the erasure as a transition.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    CompoundSelect,
     Connection,
     Integer,
+    String,
     Table,
     bindparam,
     cast,
     delete,
-    func,
     literal,
     select,
     text,
+    union_all,
     update,
 )
 
@@ -142,8 +144,17 @@ class ReportStore:
 
     def received_in_turn(self, limit: int) -> list[str]:
         """Up to `limit` RECEIVED reports, taking turns between the municipalities they were
-        sent for: the oldest of each, then the second oldest of each, ... Not locked."""
-        return list(self._db.execute(_RECEIVED_IN_TURN, {"limit": limit}).scalars())
+        sent for: the oldest of each, then the second oldest of each, ... Not locked.
+
+        Read through the index of RECEIVED reports by municipality, a few rows per
+        municipality: its cost does not grow with a burst that is still waiting to be routed
+        (a window over every RECEIVED row did, 6 ms a call at 3,000 of them)."""
+        first = self._db.execute(_OLDEST_BY_MUNICIPALITY, {"limit": limit}).all()
+        if not first:
+            return []
+        each = {f"m{n}": municipality for n, (municipality, _) in enumerate(first)}
+        rows = self._db.execute(_received_of(len(first)), {**each, "limit": limit}).all()
+        return in_turns([(r.submitted_kommunenummer, r.updated_at, r.id) for r in rows], limit)
 
     def unmoved(self, report: Report) -> Report | None:
         """`report` read again and locked, if nothing has moved it since it was read.
@@ -317,25 +328,58 @@ def _transition_values(link: Transition) -> dict[str, Any]:
 _READ = select(schema.reports).where(schema.reports.c.id == bindparam("report_id"))
 _LOCKED = _READ.with_for_update()
 _SKIP_LOCKED = _READ.with_for_update(skip_locked=True)
-_IN_LINE = (
-    select(
-        schema.reports.c.id,
-        schema.reports.c.updated_at,
-        func.row_number()
-        .over(
-            partition_by=schema.reports.c.submitted_kommunenummer,
-            order_by=schema.reports.c.updated_at,
-        )
-        .label("turn"),
+# The municipalities with RECEIVED reports (up to :limit, those whose oldest report is the
+# oldest first), found by skipping along `ix_reports_received` from one municipality to the
+# next (a loose index scan, as PostgreSQL's wiki writes it) instead of reading every row.
+# `state = 'RECEIVED'` is `schema.RECEIVED_SQL`, the index's own predicate, written out.
+_OLDEST_BY_MUNICIPALITY = text(
+    """
+WITH RECURSIVE municipality(n) AS (
+    SELECT (SELECT submitted_kommunenummer FROM reports WHERE state = 'RECEIVED'
+            ORDER BY submitted_kommunenummer LIMIT 1)
+    UNION ALL
+    SELECT (SELECT submitted_kommunenummer FROM reports WHERE state = 'RECEIVED'
+            AND submitted_kommunenummer > municipality.n
+            ORDER BY submitted_kommunenummer LIMIT 1)
+    FROM municipality WHERE municipality.n IS NOT NULL
+)
+SELECT n, (SELECT updated_at FROM reports WHERE state = 'RECEIVED'
+           AND submitted_kommunenummer = municipality.n
+           ORDER BY updated_at LIMIT 1) AS oldest
+FROM municipality WHERE n IS NOT NULL
+ORDER BY oldest, n
+LIMIT :limit
+"""
+).columns(n=String, oldest=schema.UTCDateTime)
+
+
+@functools.lru_cache(maxsize=32)
+def _received_of(municipalities: int) -> CompoundSelect[Any]:
+    """Up to :limit of the oldest RECEIVED reports of each of :m0, :m1, ..."""
+    reports = schema.reports.c
+    each = (
+        select(reports.id, reports.submitted_kommunenummer, reports.updated_at)
+        .where(text(schema.RECEIVED_SQL))
+        .where(reports.submitted_kommunenummer == bindparam(f"m{n}"))
+        .order_by(reports.updated_at)
+        .limit(bindparam("limit", type_=Integer))
+        .subquery()
+        for n in range(municipalities)
     )
-    .where(text("state = 'RECEIVED'"))  # literal: the index on (state, updated_at) serves it
-    .subquery()
-)
-_RECEIVED_IN_TURN = (
-    select(_IN_LINE.c.id)
-    .order_by(_IN_LINE.c.turn, _IN_LINE.c.updated_at)
-    .limit(bindparam("limit", type_=Integer))
-)
+    return union_all(*(select(subquery) for subquery in each))
+
+
+def in_turns(rows: Iterable[tuple[str, Any, str]], limit: int) -> list[str]:
+    """The ids of (municipality, received, id) rows taking turns: the oldest of each
+    municipality, then the second oldest of each, ..., each turn oldest first; `limit` of them."""
+    ranked: dict[str, int] = {}
+    turns = []
+    for municipality, at, report_id in sorted(rows):
+        turn = ranked[municipality] = ranked.get(municipality, -1) + 1
+        turns.append((turn, at, report_id))
+    return [report_id for _, _, report_id in sorted(turns)[:limit]]
+
+
 _CONTENTS = schema.report_contents.c
 _WITH_CONTENT = (
     select(

@@ -67,6 +67,9 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 UNFINISHED_SQL = "state NOT IN ('VERIFIED', 'RESOLVED_MANUALLY')"
 # Likewise for `ix_reports_waiting`: a recipient's waiting reports, oldest first, to release.
 WAITING_SQL = "state = 'RETRY_SCHEDULED'"
+# Likewise for `ix_reports_received`: RECEIVED reports by municipality, oldest first, so
+# that routing can take them in turns without reading a whole burst.
+RECEIVED_SQL = "state = 'RECEIVED'"
 
 reports = Table(
     "reports",
@@ -113,6 +116,13 @@ reports = Table(
         "received_at",
         postgresql_where=text(WAITING_SQL),
         sqlite_where=text(WAITING_SQL),
+    ),
+    Index(
+        "ix_reports_received",
+        "submitted_kommunenummer",
+        "updated_at",
+        postgresql_where=text(RECEIVED_SQL),
+        sqlite_where=text(RECEIVED_SQL),
     ),
 )
 

@@ -105,6 +105,29 @@ def test_a_worker_routes_received_reports_along_the_municipalities_taking_turns(
         assert len(history(ledger_engine, report_id)) == 2
 
 
+def test_routing_along_takes_the_municipalities_whose_oldest_report_waited_longest(
+    ledger_engine: Engine, table: RouteTable, clock: Clock
+) -> None:
+    """With more municipalities waiting than a turn takes, those whose oldest RECEIVED
+    report is the oldest go first; reports no longer RECEIVED are not taken."""
+    oldest_first = ["5001", "0301", "4601", "1103"]
+    ids = {
+        kommune: [
+            received(ledger_engine, kommune, T0 + timedelta(seconds=n + 10 * k)) for k in range(2)
+        ]
+        for n, kommune in enumerate(oldest_first)
+    }
+    moved = route_report(UnitOfWork(ledger_engine, TEST_KEYS), table, ids["5001"][0], clock)
+    assert moved is not None  # no longer RECEIVED: 5001's oldest is now its second
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+        assert uow.reports.received_in_turn(3) == [ids["0301"][0], ids["4601"][0], ids["1103"][0]]
+        assert uow.reports.received_in_turn(16) == [
+            *(ids[k][0] for k in ("0301", "4601", "1103")),
+            ids["5001"][1],
+            *(ids[k][1] for k in ("0301", "4601", "1103")),
+        ]
+
+
 def test_workers_routing_along_skip_a_report_another_holds(
     ledger_engine: Engine, table: RouteTable, clock: Clock
 ) -> None:
