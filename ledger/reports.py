@@ -134,11 +134,9 @@ class ReportStore:
             last_hash=first,
         )
 
-    def get(
-        self, report_id: str, *, lock: bool = False, skip_locked: bool = False
-    ) -> Report | None:
-        """The report; with `lock`, locked (with `skip_locked`: None if another holds it)."""
-        query = (_SKIP_LOCKED if skip_locked else _LOCKED) if lock else _READ
+    def get(self, report_id: str, *, lock: bool = False) -> Report | None:
+        """The report; with `lock`, locked."""
+        query = _LOCKED if lock else _READ
         row = self._db.execute(query, {"report_id": report_id}).mappings().first()
         return Report.from_row(row) if row else None
 
@@ -155,6 +153,13 @@ class ReportStore:
         each = {f"m{n}": municipality for n, (municipality, _) in enumerate(first)}
         rows = self._db.execute(_received_of(len(first)), {**each, "limit": limit}).all()
         return in_turns([(r.submitted_kommunenummer, r.updated_at, r.id) for r in rows], limit)
+
+    def lock_received(self, report_ids: list[str]) -> list[Report]:
+        """Those of `report_ids` still RECEIVED, locked, in the order given; a report another
+        transaction holds is left out (SKIP LOCKED), not waited for."""
+        rows = self._db.execute(_RECEIVED_LOCKED, {"ids": report_ids}).mappings()
+        found = {row["id"]: Report.from_row(row) for row in rows}
+        return [found[report_id] for report_id in report_ids if report_id in found]
 
     def unmoved(self, report: Report) -> Report | None:
         """`report` read again and locked, if nothing has moved it since it was read.
@@ -327,7 +332,12 @@ def _transition_values(link: Transition) -> dict[str, Any]:
 # Built once: SQLAlchemy compiles each once per engine and computes its cache key once.
 _READ = select(schema.reports).where(schema.reports.c.id == bindparam("report_id"))
 _LOCKED = _READ.with_for_update()
-_SKIP_LOCKED = _READ.with_for_update(skip_locked=True)
+_RECEIVED_LOCKED = (
+    select(schema.reports)
+    .where(schema.reports.c.id.in_(bindparam("ids", expanding=True)))
+    .where(text(schema.RECEIVED_SQL))
+    .with_for_update(skip_locked=True)
+)
 # The municipalities with RECEIVED reports (up to :limit, those whose oldest report is the
 # oldest first), found by skipping along `ix_reports_received` from one municipality to the
 # next (a loose index scan, as PostgreSQL's wiki writes it) instead of reading every row.

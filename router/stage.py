@@ -41,7 +41,6 @@ def route_report(
     registry: Registry | None = None,
     act_on_requests: bool = False,
     admission: Admission | None = None,
-    skip_locked: bool = False,
 ) -> State | None:
     """Route one report if it is in one of `from_states` (or, with `act_on_requests`, HELD
     with an operator's request to route it); returns its new state, or None.
@@ -52,11 +51,10 @@ def route_report(
     The registry defaults to the packaged one. With `admission`, a routed report its
     recipient has no room for waits in the ledger (RETRY_SCHEDULED, no attempt spent) until
     a settlement, the breaker's check or the tick releases it (`deliverers.release`).
-    With `skip_locked`, a report another transaction holds is left to it (None).
     """
     registry = default_registry() if registry is None else registry
     with uow:
-        report = uow.reports.get(report_id, lock=True, skip_locked=skip_locked)
+        report = uow.reports.get(report_id, lock=True)
         if report is None:
             return None
         request = pending_request(uow, report) if act_on_requests else None
@@ -81,25 +79,21 @@ def route_received_in_turn(
 
     A worker that took one report's message routes others along with it: a burst's
     messages stand in the route queue in front of every later report, each costing a task,
-    while routing one more report is one short transaction. Taking turns, a burst for one
-    municipality does not keep another's new report waiting behind it. The messages of
-    reports routed this way find them moved on and do nothing.
+    while routing one more report is a few statements. Taking turns, a burst for one
+    municipality does not keep another's new report waiting behind it. They are routed in
+    one transaction (one commit, not one each); the messages of reports routed this way
+    find them moved on and do nothing.
     """
+    registry = default_registry() if registry is None else registry
     with uow_factory() as uow:
         candidates = uow.reports.received_in_turn(limit)
-    routed = 0
-    for report_id in candidates:
-        state = route_report(
-            uow_factory(),
-            table,
-            report_id,
-            now,
-            registry=registry,
-            admission=admission,
-            skip_locked=True,
-        )
-        routed += state is not None
-    return routed
+        if not candidates:
+            return 0
+        reports = uow.reports.lock_received(candidates)
+        for report in reports:
+            _route(uow, table, report, now(), registry, None, ROUTER, None, admission)
+        uow.commit()
+    return len(reports)
 
 
 def _route(

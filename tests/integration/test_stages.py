@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from deliverers.base import ContentMismatch, PermanentError, TransientError
 from deliverers.breaker import BreakerPolicy
@@ -126,6 +126,27 @@ def test_routing_along_takes_the_municipalities_whose_oldest_report_waited_longe
             ids["5001"][1],
             *(ids[k][1] for k in ("0301", "4601", "1103")),
         ]
+
+
+def test_routing_along_commits_once_for_all_it_routes(
+    ledger_engine: Engine, table: RouteTable, clock: Clock
+) -> None:
+    burst = [received(ledger_engine, "4601", T0 + timedelta(seconds=n)) for n in range(5)]
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(ledger_engine, "commit", committed)
+    try:
+        routed = route_received_in_turn(
+            lambda: UnitOfWork(ledger_engine, TEST_KEYS), table, clock, limit=16
+        )
+    finally:
+        event.remove(ledger_engine, "commit", committed)
+    assert routed == 5
+    assert len(commits) == 1
+    assert [len(history(ledger_engine, r)) for r in burst] == [2] * 5
 
 
 def test_workers_routing_along_skip_a_report_another_holds(
