@@ -34,9 +34,10 @@ from intake.request_checks import (
     single_headers,
 )
 from intake.schemas import check_all_schemas
-from intake.service import Accepted, accept_report, submission_from_body
+from intake.service import Accepted, accept_in, accept_report, submission_from_body
 from ledger.clock import rfc3339, utc_now
 from ledger.database import is_unavailable, lost_connection
+from ledger.group_commit import GroupCommit
 from ledger.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ class IntakeConfig:
     # their turn. No more than the ledger's pool keeps open (`ledger.database`), so that no
     # request pays for a connection made and closed for it alone.
     ledger_threads: int = LEDGER_THREADS
+    # A ledger with one writer (SQLite): new reports that arrive together are written in
+    # one transaction, each still answered only after it commits (`ledger.group_commit`).
+    group_commit: GroupCommit | None = None
 
 
 def accepted_body(accepted: Accepted) -> dict[str, str]:
@@ -172,7 +176,12 @@ def _answer_problems(app: FastAPI) -> None:
 
 def _submit(config: IntakeConfig, client_id: str, key: str | None, raw: bytes) -> Accepted:
     submission = submission_from_body(client_id, key, raw)
+    group = config.group_commit
     with ledger_errors_as_503():
+        if group is not None:
+            return group.run(
+                lambda uow: accept_in(uow, submission, now=config.now, new_id=config.new_id)
+            )
         return _once_more_on_a_new_connection(
             lambda uow_factory: accept_report(
                 uow_factory, submission, now=config.now, new_id=config.new_id

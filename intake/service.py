@@ -98,6 +98,26 @@ def accept_report(
         return _accept_once(uow_factory(), submission, now=now, new_id=new_id, look_first=True)
 
 
+def accept_in(
+    uow: UnitOfWork,
+    submission: Submission,
+    *,
+    now: Callable[[], datetime],
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> Accepted:
+    """`accept_report` inside a transaction the caller commits (`ledger.group_commit`):
+    the new report in a savepoint, and if its key was used before (perhaps earlier in this
+    very transaction), the earlier answer read in another."""
+    try:
+        with uow.savepoint():
+            return _write(uow, submission, now=now, new_id=new_id, look_first=False)
+    except DuplicateKey:
+        if submission.idempotency_key is None:
+            raise
+        with uow.savepoint():
+            return _write(uow, submission, now=now, new_id=new_id, look_first=True)
+
+
 def _accept_once(
     uow: UnitOfWork,
     submission: Submission,
@@ -107,31 +127,45 @@ def _accept_once(
     look_first: bool,
 ) -> Accepted:
     with uow:
-        key = submission.idempotency_key
-        if key is not None and look_first:
-            earlier = uow.keys.answer(submission.client_id, key)
-            if earlier is not None:
-                request_sha256, report_id = earlier
-                if request_sha256 != submission.request_sha256:
-                    raise idempotency_conflict()
-                report = uow.reports.get(report_id)
-                assert report is not None
-                return Accepted(report.id, report.received_at, replay=True)
-        received_at = now()
-        report = uow.reports.add(
-            NewReport(
-                id=new_id(),
-                client_id=submission.client_id,
-                meldingstype=submission.meldingstype,
-                submitted_kommunenummer=submission.kommunenummer,
-                submitted_bydelsnummer=submission.bydelsnummer,
-                received_at=received_at,
-                sendingstidspunkt=submission.sendingstidspunkt,
-            ),
-            submission.document,
-            actor=f"{INTAKE}:{submission.client_id}",
-            dispatch=ROUTE,
-            key=None if key is None else IdempotencyKey(key, submission.request_sha256),
-        )
+        accepted = _write(uow, submission, now=now, new_id=new_id, look_first=look_first)
         uow.commit()
-        return Accepted(report.id, report.received_at)
+        return accepted
+
+
+def _write(
+    uow: UnitOfWork,
+    submission: Submission,
+    *,
+    now: Callable[[], datetime],
+    new_id: Callable[[], str],
+    look_first: bool,
+) -> Accepted:
+    """Write the new report (or, with `look_first`, answer as the key's first request did),
+    in the caller's transaction."""
+    key = submission.idempotency_key
+    if key is not None and look_first:
+        earlier = uow.keys.answer(submission.client_id, key)
+        if earlier is not None:
+            request_sha256, report_id = earlier
+            if request_sha256 != submission.request_sha256:
+                raise idempotency_conflict()
+            report = uow.reports.get(report_id)
+            assert report is not None
+            return Accepted(report.id, report.received_at, replay=True)
+    received_at = now()
+    report = uow.reports.add(
+        NewReport(
+            id=new_id(),
+            client_id=submission.client_id,
+            meldingstype=submission.meldingstype,
+            submitted_kommunenummer=submission.kommunenummer,
+            submitted_bydelsnummer=submission.bydelsnummer,
+            received_at=received_at,
+            sendingstidspunkt=submission.sendingstidspunkt,
+        ),
+        submission.document,
+        actor=f"{INTAKE}:{submission.client_id}",
+        dispatch=ROUTE,
+        key=None if key is None else IdempotencyKey(key, submission.request_sha256),
+    )
+    return Accepted(report.id, report.received_at)

@@ -10,7 +10,8 @@ the key ring the unit of work is given; one opened without it reads and writes m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -156,6 +157,15 @@ class UnitOfWork:
         self._transaction.commit()
         if self._stores.outbox.written and self._on_outbox is not None:
             self._on_outbox()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint in this transaction: what the block wrote is rolled back if it raises,
+        and kept (until this unit of work commits or rolls back) if it does not."""
+        if self._connection is None:
+            raise _not_open()
+        with self._connection.begin_nested():
+            yield
 
     def _open(self) -> Stores:
         if self._stores is None:

@@ -18,6 +18,7 @@ from intake.api import IntakeConfig, create_intake_app
 from intake.meldingstyper import OFFENTLIG_V2, PRIVAT_V2
 from ledger.clock import utc_now
 from ledger.database import create_ledger_engine
+from ledger.group_commit import GroupCommit
 from ledger.lifecycle import State
 from ledger.migrate import upgrade
 from ledger.outbox import publish_outbox
@@ -35,11 +36,16 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def client_for(engine: Engine, max_body_bytes: int = 5 * 1024 * 1024) -> TestClient:
+    def uow_factory() -> UnitOfWork:
+        return UnitOfWork(engine, TEST_KEYS)
+
     config = IntakeConfig(
-        uow_factory=lambda: UnitOfWork(engine, TEST_KEYS),
+        uow_factory=uow_factory,
         tokens={TOKEN: "portal", OTHER_TOKEN: "other-portal"},
         max_body_bytes=max_body_bytes,
         readiness=lambda: ledger_problem(engine),
+        # As `relay.wiring.intake_app` does: new reports on SQLite are written in groups.
+        group_commit=GroupCommit(uow_factory) if engine.dialect.name == "sqlite" else None,
     )
     return TestClient(create_intake_app(config), raise_server_exceptions=False)
 

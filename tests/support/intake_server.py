@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from intake.api import IntakeConfig, create_intake_app
 from ledger.database import create_ledger_engine
+from ledger.group_commit import GroupCommit
 from ledger.migrate import upgrade
 from ledger.uow import UnitOfWork
 from relay.servers import ServerThread, bind
@@ -23,10 +24,15 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def intake_config(engine: Engine, **overrides: Any) -> IntakeConfig:
+    def uow_factory() -> UnitOfWork:
+        return UnitOfWork(engine, TEST_KEYS)
+
     values: dict[str, Any] = {
-        "uow_factory": lambda: UnitOfWork(engine, TEST_KEYS),
+        "uow_factory": uow_factory,
         "tokens": TOKENS,
         "max_body_bytes": 5 * 1024 * 1024,
+        # As `relay.wiring.intake_app` does: new reports on SQLite are written in groups.
+        "group_commit": GroupCommit(uow_factory) if engine.dialect.name == "sqlite" else None,
     }
     values.update(overrides)
     return IntakeConfig(**values)
