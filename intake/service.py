@@ -89,13 +89,14 @@ def accept_report(
     written with it, in its transaction, and a key used before makes that write fail
     (`DuplicateKey`). Then, and only then, the earlier answer is read (a repeat, or a
     concurrent request with the same key that committed first)."""
-    try:
-        return _accept_once(uow_factory(), submission, now=now, new_id=new_id, look_first=False)
-    except DuplicateKey:
-        if submission.idempotency_key is None:
-            raise
-        log.debug("this Idempotency-Key was used before; answering as its first request")
-        return _accept_once(uow_factory(), submission, now=now, new_id=new_id, look_first=True)
+
+    def in_a_transaction(look_first: bool) -> Accepted:
+        with uow_factory() as uow:
+            accepted = _write(uow, submission, now=now, new_id=new_id, look_first=look_first)
+            uow.commit()
+            return accepted
+
+    return _new_or_earlier(in_a_transaction, submission)
 
 
 def accept_in(
@@ -108,28 +109,23 @@ def accept_in(
     """`accept_report` inside a transaction the caller commits (`ledger.group_commit`):
     the new report in a savepoint, and if its key was used before (perhaps earlier in this
     very transaction), the earlier answer read in another."""
-    try:
+
+    def in_a_savepoint(look_first: bool) -> Accepted:
         with uow.savepoint():
-            return _write(uow, submission, now=now, new_id=new_id, look_first=False)
+            return _write(uow, submission, now=now, new_id=new_id, look_first=look_first)
+
+    return _new_or_earlier(in_a_savepoint, submission)
+
+
+def _new_or_earlier(write: Callable[[bool], Accepted], submission: Submission) -> Accepted:
+    """`write(False)`; if the key was used before, `write(True)`: the earlier answer."""
+    try:
+        return write(False)
     except DuplicateKey:
         if submission.idempotency_key is None:
             raise
-        with uow.savepoint():
-            return _write(uow, submission, now=now, new_id=new_id, look_first=True)
-
-
-def _accept_once(
-    uow: UnitOfWork,
-    submission: Submission,
-    *,
-    now: Callable[[], datetime],
-    new_id: Callable[[], str],
-    look_first: bool,
-) -> Accepted:
-    with uow:
-        accepted = _write(uow, submission, now=now, new_id=new_id, look_first=look_first)
-        uow.commit()
-        return accepted
+        log.debug("this Idempotency-Key was used before; answering as its first request")
+        return write(True)
 
 
 def _write(
