@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import ssl
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,29 @@ def _prepare_sqlite_broker(database_url: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path, timeout=30) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
+
+
+def forget_taken_messages(broker_url: str) -> int:
+    """Delete the messages the embedded broker's consumers have taken; how many.
+
+    kombu's SQLAlchemy transport marks a message it hands to a consumer invisible and never
+    reads or deletes it again (an acknowledgement touches only the consumer's memory), so
+    the broker file would grow by every message ever sent. A taken message that was never
+    done is not lost by this: kombu would not have given it out again either, and the
+    ledger sends it again (`ledger.outbox.sweep_stalled`). Other brokers: nothing to do."""
+    if not broker_url.startswith(EMBEDDED_PREFIX):
+        return 0
+    url = make_url(broker_url[len(EMBEDDED_PREFIX) :])
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return 0
+    with closing(sqlite3.connect(url.database, timeout=30)) as connection, connection:
+        try:
+            deleted = connection.execute("DELETE FROM kombu_message WHERE visible = 0")
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):  # nothing was ever sent
+                return 0
+            raise
+        return deleted.rowcount
 
 
 def broker_connection(

@@ -27,7 +27,7 @@ from ledger.records import OutboxMessage
 from ledger.topology import HEARTBEAT_TASK, task_name
 from relay.alert_webhook import send_alerts
 from relay.bootstrap import Container
-from relay.broker import broker_connection
+from relay.broker import broker_connection, forget_taken_messages
 from relay.celery_app import RelayCelery, worker_queues
 from relay.console.app import mount_console
 from relay.metrics_http import add_metrics
@@ -128,6 +128,7 @@ def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Per
             "sweeper", tick * 5, lambda: sweep_stalled(c.uow, c.now, settings.sweep_after_seconds)
         ),
         Periodic("idempotency-keys", 3600, lambda: forget_old_keys(c.uow, c.now)),
+        Periodic("broker-taken-messages", 600, lambda: forget_taken_messages(settings.broker_url)),
     ]
 
 
