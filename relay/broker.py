@@ -93,10 +93,9 @@ def celery_broker_config(broker_url: str, key_prefix: str | None = None) -> dict
 
 def _prepare_sqlite_broker(database_url: str) -> None:
     """WAL mode is a property of the file; set it once so readers never block the writer."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    path = _sqlite_file(database_url)
+    if path is None:
         return
-    path = Path(url.database)
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path, timeout=30) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
@@ -112,10 +111,10 @@ def forget_taken_messages(broker_url: str) -> int:
     ledger sends it again (`ledger.outbox.sweep_stalled`). Other brokers: nothing to do."""
     if not broker_url.startswith(EMBEDDED_PREFIX):
         return 0
-    url = make_url(broker_url[len(EMBEDDED_PREFIX) :])
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    path = _sqlite_file(broker_url.removeprefix(EMBEDDED_PREFIX))
+    if path is None:
         return 0
-    with closing(sqlite3.connect(url.database, timeout=30)) as connection, connection:
+    with closing(sqlite3.connect(path, timeout=30)) as connection, connection:
         try:
             deleted = connection.execute("DELETE FROM kombu_message WHERE visible = 0")
         except sqlite3.OperationalError as error:
@@ -123,6 +122,14 @@ def forget_taken_messages(broker_url: str) -> int:
                 return 0
             raise
         return deleted.rowcount
+
+
+def _sqlite_file(database_url: str) -> Path | None:
+    """The file of a SQLite database URL; None for another database or an in-memory one."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
 
 
 def broker_connection(
