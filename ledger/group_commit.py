@@ -32,7 +32,6 @@ class _Work(Generic[T]):
     def __init__(self, work: Callable[[UnitOfWork], T]) -> None:
         self.work = work
         self.woken = threading.Event()  # finished, or handed the writing
-        self.writes = False
         self.finished = False
         self.stored = False  # its transaction committed
         self.value: T | None = None
@@ -69,9 +68,8 @@ class GroupCommit:
         mine = _Work(work)
         with self._lock:
             self._waiting.append(mine)
-            mine.writes = not self._writing
-            self._writing = True
-        if not mine.writes:
+            writes, self._writing = not self._writing, True
+        if not writes:
             mine.woken.wait()
         if not mine.finished:  # the writing is ours: our work is in this batch
             self._write_one_batch()
@@ -91,27 +89,24 @@ class GroupCommit:
                     work.error = RuntimeError("the transaction was interrupted; nothing stored")
                 work.finished = True
                 work.woken.set()
-            if following is not None:
-                following.writes = True
+            if following is not None:  # woken unfinished: the writing is its own
                 following.woken.set()
 
     def _write(self, batch: list[_Work[Any]]) -> None:
-        done: list[_Work[Any]] = []
         try:
             with self._uow_factory() as uow:
                 for work in batch:
                     try:
                         with uow.savepoint():
                             work.value = work.work(uow)
-                        done.append(work)
                     except Exception as error:  # this work's own, and only its own
                         work.error = error
                 uow.commit()
         except Exception as error:  # the transaction failed (to begin, or to commit)
             for work in batch:
-                if work in done or work.error is None:  # none of it is stored
+                if work.error is None:  # none of it is stored; its own errors stay
                     work.value, work.error = None, error
             return
         self.commits += 1
-        for work in done:
-            work.stored = True
+        for work in batch:
+            work.stored = work.error is None
