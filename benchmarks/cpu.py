@@ -10,12 +10,21 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 SERVERS = ("postgres", "redis-server")
 
 
-def _processes() -> list[tuple[str, int, float]]:
-    """(command name, process group, user + system CPU seconds) of every process now."""
+class Process(NamedTuple):
+    pid: int
+    parent: int
+    group: int
+    name: str  # the command name
+    cpu_seconds: float  # user + system
+
+
+def processes() -> list[Process]:
+    """Every process now, from /proc (none where there is no /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -25,7 +34,8 @@ def _processes() -> list[tuple[str, int, float]]:
             continue
         name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text.rpartition(")")[2].split()
-        found.append((name, int(fields[2]), (int(fields[11]) + int(fields[12])) / ticks))
+        cpu = (int(fields[11]) + int(fields[12])) / ticks
+        found.append(Process(int(stat.parent.name), int(fields[1]), int(fields[2]), name, cpu))
     return found
 
 
@@ -44,11 +54,11 @@ def snapshot(groups: Mapping[str, int]) -> dict[str, float]:
     SERVERS by name (processes that ended are not counted), and of the machine."""
     totals = dict.fromkeys([*groups, *SERVERS], 0.0)
     by_group = {pgid: name for name, pgid in groups.items()}
-    for command, pgid, seconds in _processes():
-        if pgid in by_group:
-            totals[by_group[pgid]] += seconds
-        elif command in SERVERS:
-            totals[command] += seconds
+    for process in processes():
+        if process.group in by_group:
+            totals[by_group[process.group]] += process.cpu_seconds
+        elif process.name in SERVERS:
+            totals[process.name] += process.cpu_seconds
     totals["machine"] = machine_cpu_seconds()
     return totals
 

@@ -38,6 +38,7 @@ import httpx
 import psycopg
 from sqlalchemy import make_url
 
+from benchmarks.cpu import processes
 from benchmarks.intake_capture import capture_intake
 from benchmarks.load import drive_intake, raw_sqlite_commits
 from benchmarks.replay import pgbench_script, pgbench_tps, ratio
@@ -80,16 +81,7 @@ def free_port() -> int:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process `pid` and its children still running (the workers
     of `relay api --workers N`), from /proc; 0 where /proc is not there."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: the parent
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
+    return sum(p.cpu_seconds for p in processes() if pid in (p.pid, p.parent))
 
 
 @contextmanager
