@@ -15,3 +15,6 @@ class DeliveryControl:
     max_concurrent: int = 4
     lease_seconds: float = 90.0  # an attempt not finished by then is taken as abandoned
     receipt_deadline_seconds: float = 3600.0  # fiks-io: no receipt by then is a failed attempt
+    # After a successful attempt the worker goes on with the recipient's next waiting report
+    # itself, for up to this long (`deliverers.stage`); 0: one report a task.
+    follow_on_seconds: float = 0.0

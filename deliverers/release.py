@@ -102,10 +102,45 @@ def release_waiting(
     caller locked (and maybe changed) it in this transaction; read and locked here if not
     given. `queued_ahead`: room for QUEUED_AHEAD_FACTOR x `max_concurrent` (a settlement),
     else for `max_concurrent`."""
+    released, _ = _release(uow, recipient, control, now, actor, health, queued_ahead, keep=False)
+    return released
+
+
+def take_and_release(
+    uow: UnitOfWork,
+    recipient: str,
+    control: DeliveryControl,
+    now: datetime,
+    *,
+    actor: str,
+    health: RecipientHealth,
+) -> Report | None:
+    """As `release_waiting` after a settlement, except that the oldest report released is
+    not put on its vendor's queue but returned, ROUTED and locked, for the caller to claim
+    in this transaction and deliver itself: a worker whose delivery succeeded goes on with
+    its recipient's backlog without a message and a task for each report. None if no report
+    is ready, or if the first one would be the breaker's probe."""
+    _, kept = _release(uow, recipient, control, now, actor, health, queued_ahead=True, keep=True)
+    return kept
+
+
+def _release(
+    uow: UnitOfWork,
+    recipient: str,
+    control: DeliveryControl,
+    now: datetime,
+    actor: str,
+    health: RecipientHealth | None,
+    queued_ahead: bool,
+    *,
+    keep: bool,
+) -> tuple[int, Report | None]:
+    """Release into the recipient's free room, oldest first; with `keep`, the first
+    released (unless it is a probe) is moved without a message and returned."""
     if health is None:
         health = uow.health.get(recipient, lock=True)
     if health.open_until is not None and now < health.open_until:
-        return 0  # open: nothing to count
+        return 0, None  # open: nothing to count
     room = control.max_concurrent * (QUEUED_AHEAD_FACTOR if queued_ahead else 1)
     # The candidates and the count of those on their way in one round trip; none ready
     # (the usual case) is an empty answer.
@@ -114,6 +149,7 @@ def release_waiting(
     )
     slots = free_slots(health, control.breaker, room, busy, now)
     released = 0
+    kept: Report | None = None
     for report in candidates[: max(slots, 0)]:
         if not ready(report, now):
             continue
@@ -130,14 +166,17 @@ def release_waiting(
             reason = "released: its recipient has room"
         else:
             reason = "retry due"
-        uow.reports.move(
+        keeping = keep and released == 0 and not decision.probe
+        moved = uow.reports.move(
             report,
             State.ROUTED,
             at=now,
             actor=actor,
             reason=reason,
             changes={"next_attempt_at": None},
-            dispatch=deliver_dispatch(report.vendor),
+            dispatch=None if keeping else deliver_dispatch(report.vendor),
         )
+        if keeping:
+            kept = moved
         released += 1
-    return released
+    return released, kept

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable
@@ -25,11 +26,11 @@ from deliverers.breaker import Wait, admit
 from deliverers.control import DeliveryControl
 from deliverers.metrics import attempt_made
 from deliverers.outcomes import DELIVERER, Outcome, apply_outcome
-from deliverers.release import release_waiting
+from deliverers.release import release_waiting, take_and_release
 from ledger.database import once_more_if_lost
 from ledger.digest import sha256_hex
 from ledger.lifecycle import State
-from ledger.records import DeadLetterKind, Report, StateKind
+from ledger.records import DeadLetterKind, RecipientHealth, Report, StateKind
 from ledger.uow import UnitOfWork
 
 CAPACITY_WAIT_SECONDS = 1.0
@@ -71,8 +72,12 @@ def deliver_report(
     control_for: Callable[[str], DeliveryControl],
     now: Callable[[], datetime],
     jitter: Callable[[], float] = random.random,
+    clock: Callable[[], float] = time.monotonic,
 ) -> State | None:
-    """Make one attempt if the report is ROUTED; returns the state it moved to, or None."""
+    """Make one attempt if the report is ROUTED; returns the state it moved to, or None.
+
+    After a successful attempt, for up to its recipient's `follow_on_seconds`, the worker
+    goes on with the recipient's next waiting report (`follow_on`)."""
     claimed = once_more_if_lost(
         lambda: claim_attempt(
             uow_factory(), report_id, control_for=control_for, now=now, jitter=jitter
@@ -80,10 +85,43 @@ def deliver_report(
     )
     if not isinstance(claimed, Claim):
         return claimed
+    assert claimed.report.recipient is not None
+    control = control_for(claimed.report.recipient)
+    until = clock() + control.follow_on_seconds
+    first: State | None = None
+    while True:
+        result, detail = _push(claimed, deliverer_for, clock)
+        go_on = not isinstance(result, DeliveryError) and clock() < until
+        settled = once_more_if_lost(
+            functools.partial(
+                _settle,
+                uow_factory,
+                claimed.report,
+                result,
+                detail,
+                control_for,
+                now,
+                jitter,
+                go_on,
+            )
+        )
+        if settled is None:
+            return first  # the lease ran out and the report moved on without us
+        state, taken = settled
+        first = first or state
+        if taken is None:
+            return first
+        claimed = taken
+
+
+def _push(
+    claimed: Claim, deliverer_for: Callable[[str], Deliverer | None], clock: Callable[[], float]
+) -> tuple[Outcome, dict[str, int]]:
+    """Push the claimed report, with no transaction open: the outcome and its detail."""
     report = claimed.report
     assert report.recipient is not None
     deliverer = deliverer_for(report.recipient)
-    started = time.monotonic()
+    started = clock()
     result: Outcome
     if deliverer is None:
         result = PermanentError(f"recipient {report.recipient} is not in the routes file")
@@ -94,23 +132,48 @@ def deliver_report(
             result = deliverer.deliver(delivery)
         except DeliveryError as error:
             result = error
-    duration = time.monotonic() - started
+    duration = clock() - started
     attempt_made(report.recipient, result, duration)
-    detail = {"attempt": report.attempts, "duration_ms": round(duration * 1000)}
-    recipient = report.recipient
+    return result, {"attempt": report.attempts, "duration_ms": round(duration * 1000)}
 
-    def settle() -> State | None:
-        with uow_factory() as uow:
-            current = uow.reports.unmoved(report)
-            if current is None:
-                return None  # the lease ran out and the report moved on without us
-            control = control_for(recipient)
-            settled_at = now()
-            moved, health = apply_outcome(
-                uow, current, result, control=control, now=settled_at, jitter=jitter, detail=detail
+
+def _settle(
+    uow_factory: Callable[[], UnitOfWork],
+    report: Report,
+    result: Outcome,
+    detail: dict[str, int],
+    control_for: Callable[[str], DeliveryControl],
+    now: Callable[[], datetime],
+    jitter: Callable[[], float],
+    go_on: bool,
+) -> tuple[State, Claim | None] | None:
+    """Record the attempt's outcome, if the claim still holds (else None), and fill the slot
+    it frees in the same transaction: with `go_on`, by claiming the recipient's next waiting
+    report for this worker (returned), and by releasing the rest of its room onto the queue.
+    """
+    assert report.recipient is not None
+    recipient = report.recipient
+    with uow_factory() as uow:
+        current = uow.reports.unmoved(report)
+        if current is None:
+            return None
+        control = control_for(recipient)
+        settled_at = now()
+        moved, health = apply_outcome(
+            uow, current, result, control=control, now=settled_at, jitter=jitter, detail=detail
+        )
+        # The slot this attempt held is free: the recipient's next waiting report takes
+        # it now, in the same transaction, instead of at the scheduler's next tick.
+        taken: Claim | State | None = None
+        if go_on:
+            following = take_and_release(
+                uow, recipient, control, settled_at, actor=DELIVERER, health=health
             )
-            # The slot this attempt held is free: the recipient's next waiting report takes
-            # it now, in the same transaction, instead of at the scheduler's next tick.
+            if following is not None:
+                taken = _claim(
+                    uow, following, lambda: uow.reports.document(following.id), control, settled_at
+                )
+        else:
             release_waiting(
                 uow,
                 recipient,
@@ -120,10 +183,8 @@ def deliver_report(
                 health=health,
                 queued_ahead=True,
             )
-            uow.commit()
-            return moved.state
-
-    return once_more_if_lost(settle)
+        uow.commit()
+        return moved.state, taken if isinstance(taken, Claim) else None
 
 
 def claim_attempt(
@@ -162,35 +223,51 @@ def claim_attempt(
             waited = _wait(uow, report, at, until, reason, "capacity")
             uow.commit()
             return waited.state
-        document = read_document()
-        if document is None:  # retention erased it (a verified report found missing later)
-            gone = uow.reports.move(
-                report,
-                State.DEAD_LETTERED,
-                at=at,
-                actor=DELIVERER,
-                reason="its content was erased by retention; it cannot be delivered again",
-                kind=DeadLetterKind.MISSING,
-            )
-            uow.commit()
-            return gone.state
-        if decision.probe:
-            uow.health.save(decision.health)
-        attempt = report.attempts + 1
-        claimed = uow.reports.move(
+        probe = decision.health if decision.probe else None
+        claimed = _claim(uow, report, read_document, control, at, probe=probe)
+        uow.commit()
+        return claimed
+
+
+def _claim(
+    uow: UnitOfWork,
+    report: Report,
+    read_document: Callable[[], bytes | None],
+    control: DeliveryControl,
+    at: datetime,
+    *,
+    probe: RecipientHealth | None = None,
+) -> Claim | State:
+    """ROUTED (locked, admitted) -> DELIVERING under a lease, with its content to send; or
+    DEAD_LETTERED if retention erased its content. In the caller's transaction. `probe`:
+    the recipient's health with this attempt as its breaker's probe, saved if it is made."""
+    document = read_document()
+    if document is None:  # retention erased it (a verified report found missing later)
+        gone = uow.reports.move(
             report,
-            State.DELIVERING,
+            State.DEAD_LETTERED,
             at=at,
             actor=DELIVERER,
-            detail={"attempt": attempt, **({"probe": True} if decision.probe else {})},
-            changes={
-                "attempts": attempt,
-                "lease_until": at + timedelta(seconds=control.lease_seconds),
-                "next_attempt_at": None,
-            },
+            reason="its content was erased by retention; it cannot be delivered again",
+            kind=DeadLetterKind.MISSING,
         )
-        uow.commit()
-        return Claim(claimed, document)
+        return gone.state
+    if probe is not None:
+        uow.health.save(probe)
+    attempt = report.attempts + 1
+    claimed = uow.reports.move(
+        report,
+        State.DELIVERING,
+        at=at,
+        actor=DELIVERER,
+        detail={"attempt": attempt, **({"probe": True} if probe is not None else {})},
+        changes={
+            "attempts": attempt,
+            "lease_until": at + timedelta(seconds=control.lease_seconds),
+            "next_attempt_at": None,
+        },
+    )
+    return Claim(claimed, document)
 
 
 def _wait(

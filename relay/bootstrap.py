@@ -219,6 +219,7 @@ def delivery_control(settings: Settings, overrides: DeliveryOverrides | None) ->
         receipt_deadline_seconds=pick(
             overrides.receipt_deadline_seconds, settings.receipt_deadline_seconds
         ),
+        follow_on_seconds=settings.delivery_follow_on_seconds,
     )
 
 

@@ -7,8 +7,10 @@ moves only when told to; nothing here depends on how fast this machine is."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from deliverers.base import Deliverer, Delivery, Receipt, TransientError
 from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
 from deliverers.liveness import check_open_breakers
@@ -130,14 +133,22 @@ class Pipeline:
             ids.append(report_id)
         return ids
 
-    def deliver(self, report_id: str) -> State | None:
+    def deliver(
+        self,
+        report_id: str,
+        *,
+        control: DeliveryControl = CONTROL,
+        deliverer: Deliverer | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> State | None:
         return deliver_report(
             self.uow,
             report_id,
-            deliverer_for=lambda recipient: self.deliverer,
-            control_for=lambda recipient: CONTROL,
+            deliverer_for=lambda recipient: deliverer or self.deliverer,
+            control_for=lambda recipient: control,
             now=self.clock,
             jitter=lambda: 0.0,
+            clock=clock,
         )
 
     def check(self) -> int:
@@ -376,3 +387,98 @@ def test_reports_routed_while_the_breaker_is_open_wait_behind_the_older_ones(
             assert pipeline.deliver(report_id) is State.DELIVERED
             delivered.append(report_id)
     assert delivered == backlog + later  # the later ones after the older, none lost
+
+
+class Pushes:
+    """The real deliverer, behind a count of pushes that moves a monotonic clock on by
+    `seconds` each and can fail one push (a transient error, as a timeout would be)."""
+
+    def __init__(self, deliverer: Deliverer, *, seconds: float = 0.0, fail: int = 0) -> None:
+        self.deliverer, self.seconds, self.fail = deliverer, seconds, fail
+        self.now = 0.0
+        self.ids: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.deliverer, name)
+
+    def deliver(self, delivery: Delivery) -> Receipt:
+        self.ids.append(delivery.report_id)
+        self.now += self.seconds
+        if len(self.ids) == self.fail:
+            raise TransientError("timed out")
+        return self.deliverer.deliver(delivery)
+
+    def clock(self) -> float:
+        return self.now
+
+
+def test_a_worker_goes_on_with_its_recipients_waiting_reports_without_a_message_each(
+    pipeline: Pipeline, case_system: CaseSystem
+) -> None:
+    """One task's successful delivery is followed by the recipient's waiting reports, oldest
+    first, each released and claimed in the transaction that settles the one before: no
+    message, no task, no tick for them; every move still recorded."""
+    burst = pipeline.routed(BACKLOG, admitted=True)
+    queued, waiting = burst[:ROOM], burst[ROOM:]
+    pushes = Pushes(pipeline.deliverer)
+    going_on = dataclasses.replace(CONTROL, follow_on_seconds=60)
+
+    assert pipeline.deliver(queued[0], control=going_on, deliverer=pushes) is State.DELIVERED
+
+    assert pushes.ids == [queued[0], *waiting]  # the queued ones keep their own messages
+    assert sorted(pipeline.in_state(State.DELIVERED)) == sorted([queued[0], *waiting])
+    assert pipeline.released() == queued[1:]
+    assert outbox_rows(pipeline, waiting) == [1] * len(waiting)  # routing's message only
+    with pipeline.uow() as uow:
+        path = [(t.to_state, t.actor, t.reason) for t in uow.reports.history(waiting[-1])]
+        attempts = [r.attempts for r in map(uow.reports.get, waiting) if r is not None]
+    assert attempts == [1] * len(waiting)
+    assert [(state, actor) for state, actor, _ in path] == [
+        (State.RECEIVED, "intake:portal"),
+        (State.ROUTED, "router"),
+        (State.RETRY_SCHEDULED, "router"),
+        (State.ROUTED, "deliverer"),
+        (State.DELIVERING, "deliverer"),
+        (State.DELIVERED, "deliverer"),
+    ]
+    assert path[3][2] == "released: its recipient has room"
+    assert sorted(str(item["id"]) for item in case_system.stored()) == sorted(pushes.ids)
+
+
+def test_a_worker_stops_going_on_when_its_time_is_up_and_leaves_the_slot_to_a_message(
+    pipeline: Pipeline,
+) -> None:
+    burst = pipeline.routed(BACKLOG, admitted=True)
+    queued, waiting = burst[:ROOM], burst[ROOM:]
+    pushes = Pushes(pipeline.deliverer, seconds=0.4)
+    going_on = dataclasses.replace(CONTROL, follow_on_seconds=1.0)
+
+    pipeline.deliver(queued[0], control=going_on, deliverer=pushes, clock=pushes.clock)
+
+    # 0.4 s and 0.8 s into its time it goes on; at 1.2 s it stops, and that settlement
+    # releases the next waiting report onto the queue, as without going on.
+    assert pushes.ids == [queued[0], *waiting[:2]]
+    assert pipeline.released() == [*queued[1:], waiting[2]]
+    assert outbox_rows(pipeline, waiting[:3]) == [1, 1, 2]
+    assert pipeline.in_state(State.DELIVERING) == []
+
+
+def test_a_failed_attempt_ends_the_going_on_and_claims_nothing_more(
+    pipeline: Pipeline,
+) -> None:
+    burst = pipeline.routed(BACKLOG, admitted=True)
+    queued, waiting = burst[:ROOM], burst[ROOM:]
+    pushes = Pushes(pipeline.deliverer, fail=3)
+    going_on = dataclasses.replace(CONTROL, follow_on_seconds=60)
+
+    assert pipeline.deliver(queued[0], control=going_on, deliverer=pushes) is State.DELIVERED
+
+    assert pushes.ids == [queued[0], *waiting[:2]]
+    with pipeline.uow() as uow:
+        failed = uow.reports.get(waiting[1])
+        moves = [(t.from_state, t.to_state) for t in uow.reports.history(waiting[1])]
+    assert failed is not None
+    assert failed.attempts == 1
+    assert (State.DELIVERING, State.RETRY_SCHEDULED) in moves  # the failure, recorded
+    assert pipeline.in_state(State.DELIVERING) == []  # nothing claimed and left behind
+    assert sorted(pipeline.in_state(State.DELIVERED)) == sorted([queued[0], waiting[0]])
