@@ -90,24 +90,20 @@ def verify_delivered(
     receipt_mode_for: Callable[[str], ReceiptMode],
     now: Callable[[], datetime],
 ) -> int:
-    """Read back every report DELIVERED at least `verify_delay_seconds` ago, in parallel."""
+    """Read back every report DELIVERED at least `verify_delay_seconds` ago, in parallel,
+    and record what was found in one transaction; how many moved."""
     cutoff = now() - timedelta(seconds=verify_delay_seconds)
     with uow_factory() as uow:
-        due = uow.queries.past_due(State.DELIVERED, "updated_at", cutoff)
+        due = uow.queries.reports_past_due(State.DELIVERED, "updated_at", cutoff)
     if not due:
         return 0
 
-    def verify(report_id: str) -> State | None:
-        return verify_report(
-            uow_factory,
-            report_id,
-            deliverer_for=deliverer_for,
-            receipt_mode_for=receipt_mode_for,
-            now=now,
-        )
+    def look(report: Report) -> ReadBack | None:
+        return read_back(report, deliverer_for=deliverer_for, receipt_mode_for=receipt_mode_for)
 
     with ThreadPoolExecutor(READ_BACK_THREADS, thread_name_prefix="read-back") as pool:
-        return sum(1 for moved in pool.map(verify, due) if moved is not None)
+        found = [each for each in pool.map(look, due) if each is not None]
+    return len(record_read_backs(uow_factory, found, now))
 
 
 def verify_report(
@@ -121,19 +117,46 @@ def verify_report(
     """Read one DELIVERED report back and record VERIFIED, MISSING or a content mismatch."""
     with uow_factory() as uow:
         report = uow.reports.get(report_id)
-    if report is None or report.state is not State.DELIVERED or report.recipient is None:
+    if report is None:
+        return None
+    found = read_back(report, deliverer_for=deliverer_for, receipt_mode_for=receipt_mode_for)
+    if found is None:
+        return None
+    moved = record_read_backs(uow_factory, [found], now)
+    return moved[0] if moved else None
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What reading a DELIVERED report back found: its stored copy (None: not there), or,
+    where the protocol has no read-back, why the receipt is the only proof there can be."""
+
+    report: Report  # as read before the read-back
+    copy: StoredCopy | None = None
+    proof: str | None = None
+
+
+def read_back(
+    report: Report,
+    *,
+    deliverer_for: DelivererFor,
+    receipt_mode_for: Callable[[str], ReceiptMode],
+) -> ReadBack | None:
+    """Ask the report's case system for its stored copy; None if there is nothing to record
+    (not DELIVERED, unverifiable by design, or the read-back failed: tried again later)."""
+    if report.state is not State.DELIVERED or report.recipient is None:
         return None
     if receipt_mode_for(report.recipient) is ReceiptMode.LEGACY:
         return None  # unverifiable by design; reconciliation and people watch these
     deliverer = deliverer_for(report.recipient)
     if deliverer is None:
         return None
-    proof: str | None = None  # set where the receipt is the only proof there can be
-    copy: StoredCopy | None = None
     try:
-        copy = deliverer.read_back(report.id)
+        return ReadBack(report, copy=deliverer.read_back(report.id))
     except Unsupported:
-        proof = "the receipt carried our sha256; the protocol has no read-back"
+        return ReadBack(
+            report, proof="the receipt carried our sha256; the protocol has no read-back"
+        )
     except DeliveryError as error:
         log.warning(
             "read-back of report %s failed (%s); will try again",
@@ -143,70 +166,75 @@ def verify_report(
         )
         metrics.read_back(report.recipient, "error")
         return None
-    try:
-        return _record_read_back(uow_factory, report, proof, copy, now)
-    except ConcurrentChange:
-        return None  # moved on while we read it back: nothing was written
 
 
-def _record_read_back(
-    uow_factory: UowFactory,
-    report: Report,
-    proof: str | None,
-    copy: StoredCopy | None,
-    now: Callable[[], datetime],
-) -> State:
-    """Record what the read-back found. Not read again first: each move below is guarded
-    by the report's sequence as read before the read-back, so the first raises
-    `ConcurrentChange`, having written nothing, if anything moved the report since."""
-    assert report.recipient is not None
-    current = report
+def record_read_backs(
+    uow_factory: UowFactory, found: list[ReadBack], now: Callable[[], datetime]
+) -> list[State]:
+    """Record what each read-back found, in one transaction; the states moved to.
+
+    The reports are not read again first: each move is guarded by the report's sequence as
+    read before its read-back, so a report moved since (`ConcurrentChange`, nothing
+    written) is left out and the others are recorded."""
+    if not found:
+        return []
+    recorded: list[tuple[ReadBack, Report, str]] = []
     with uow_factory() as uow:
         at = now()
-        if proof is not None:
-            result = "receipt-only"
-            moved = uow.reports.move(current, State.VERIFIED, at=at, actor=VERIFIER, reason=proof)
-        elif copy is None:
-            result = "missing"
-            moved = mark_missing(
-                uow,
-                current,
-                actor=VERIFIER,
-                reason="read-back: the case system does not have it",
-                now=at,
-            )
-            log.error(
-                "report %s acknowledged by %s but not stored",
-                report.id,
-                report.recipient,
-                extra=about(moved, "false-receipt"),
-            )
-        elif copy.sha256 != current.delivery_sha256:
-            result = "mismatch"
-            mismatch = dead_letter(
-                "content mismatch", DeadLetterKind.CONTENT_MISMATCH, {"read_back": True}
-            )
-            moved = record(uow, current, mismatch, at=at, actor=VERIFIER)
-            log.error(
-                "report %s stored with another hash by %s",
-                report.id,
-                report.recipient,
-                extra=about(moved, "content-mismatch"),
-            )
-        else:
-            result = "verified"
-            moved = uow.reports.move(
-                current,
-                State.VERIFIED,
-                at=at,
-                actor=VERIFIER,
-                detail={"saksreferanse": copy.saksreferanse},
-            )
+        for each in found:
+            try:
+                moved, result = _record_read_back(uow, each, at)
+            except ConcurrentChange:
+                continue  # moved on while we read it back
+            recorded.append((each, moved, result))
         uow.commit()
-    metrics.read_back(report.recipient, result)
-    if result in ("missing", "mismatch"):  # the receipt said stored, with our hash
-        metrics.false_receipt(report.recipient, (at - current.updated_at).total_seconds())
-    return moved.state
+    for each, _moved, result in recorded:
+        report = each.report
+        assert report.recipient is not None
+        metrics.read_back(report.recipient, result)
+        if result in ("missing", "mismatch"):  # the receipt said stored, with our hash
+            metrics.false_receipt(report.recipient, (at - report.updated_at).total_seconds())
+    return [moved.state for _, moved, _ in recorded]
+
+
+def _record_read_back(uow: UnitOfWork, found: ReadBack, at: datetime) -> tuple[Report, str]:
+    """Record one read-back in the caller's transaction: the moved report and the result
+    for the metrics. The first move raises `ConcurrentChange` if the report moved since."""
+    report, copy = found.report, found.copy
+    if found.proof is not None:
+        moved = uow.reports.move(report, State.VERIFIED, at=at, actor=VERIFIER, reason=found.proof)
+        return moved, "receipt-only"
+    if copy is None:
+        moved = mark_missing(
+            uow,
+            report,
+            actor=VERIFIER,
+            reason="read-back: the case system does not have it",
+            now=at,
+        )
+        log.error(
+            "report %s acknowledged by %s but not stored",
+            report.id,
+            report.recipient,
+            extra=about(moved, "false-receipt"),
+        )
+        return moved, "missing"
+    if copy.sha256 != report.delivery_sha256:
+        mismatch = dead_letter(
+            "content mismatch", DeadLetterKind.CONTENT_MISMATCH, {"read_back": True}
+        )
+        moved = record(uow, report, mismatch, at=at, actor=VERIFIER)
+        log.error(
+            "report %s stored with another hash by %s",
+            report.id,
+            report.recipient,
+            extra=about(moved, "content-mismatch"),
+        )
+        return moved, "mismatch"
+    moved = uow.reports.move(
+        report, State.VERIFIED, at=at, actor=VERIFIER, detail={"saksreferanse": copy.saksreferanse}
+    )
+    return moved, "verified"
 
 
 def reconcile(

@@ -155,16 +155,21 @@ class ReportQueries:
 
     def past_due(self, state: State, column: str, now: datetime, *, limit: int = 500) -> list[str]:
         """Ids of reports in `state` whose deadline `column` (a UTC time) has passed."""
+        return [report.id for report in self.reports_past_due(state, column, now, limit=limit)]
+
+    def reports_past_due(
+        self, state: State, column: str, now: datetime, *, limit: int = 500
+    ) -> list[Report]:
+        """`past_due`, the reports themselves (not locked)."""
         deadline = schema.reports.c[column]
-        return list(
-            self._db.execute(
-                select(schema.reports.c.id)
-                .where(schema.reports.c.state == state.value)
-                .where(deadline <= now)
-                .order_by(deadline)
-                .limit(limit)
-            ).scalars()
-        )
+        rows = self._db.execute(
+            select(schema.reports)
+            .where(schema.reports.c.state == state.value)
+            .where(deadline <= now)
+            .order_by(deadline)
+            .limit(limit)
+        ).mappings()
+        return [Report.from_row(row) for row in rows]
 
 
 def _ready(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from deliverers.base import StoredCopy
 from deliverers.fiks_io import MOTTATT
-from deliverers.proof import reconcile_recipient
+from deliverers.proof import reconcile_recipient, verify_delivered
 from ledger.lifecycle import State
 from tests.support.clock import T0
 from tests.support.fakes import FakeCaseSystem, FakeMailbox
@@ -86,6 +87,44 @@ def test_a_report_moved_on_during_its_read_back_is_left_as_it_is(stages: Stages)
         *UP_TO_DELIVERED,
         (State.DELIVERED, State.VERIFIED),
     ]
+
+
+def test_a_ticks_read_backs_are_recorded_in_one_transaction(stages: Stages) -> None:
+    """The read-back lane reads every due report back in parallel and records what it
+    found with one commit; a report moved on meanwhile is left out, the others recorded."""
+    case_system = FakeCaseSystem()
+    kept, lost, moved_on = (stages.delivered(case_system) for _ in range(3))
+    case_system.lose(lost)
+    stages.clock.advance(60)
+
+    class MovedOnMeanwhile(FakeCaseSystem):
+        def read_back(self, report_id: str) -> StoredCopy | None:
+            if report_id == moved_on:
+                assert stages.verify(report_id, case_system) is State.VERIFIED
+            return case_system.read_back(report_id)
+
+    commits: list[object] = []
+    committed = commits.append
+    event.listen(stages.engine, "commit", committed)
+    try:
+        moved = verify_delivered(
+            stages.uow,
+            verify_delay_seconds=60,
+            deliverer_for=lambda recipient: MovedOnMeanwhile(),
+            receipt_mode_for=stages.receipt_mode,
+            now=stages.clock,
+        )
+    finally:
+        event.remove(stages.engine, "commit", committed)
+
+    assert moved == 2
+    assert len(commits) == 2  # the one verify_report of `moved_on`, then the tick's one
+    assert report(stages.engine, kept).state is State.VERIFIED
+    assert history(stages.engine, lost)[-2:] == [
+        (State.DELIVERED, State.MISSING),
+        (State.MISSING, State.ROUTED),
+    ]
+    assert history(stages.engine, moved_on) == [*UP_TO_DELIVERED, (State.DELIVERED, State.VERIFIED)]
 
 
 def test_a_verified_report_keeps_the_case_systems_reference(stages: Stages) -> None:
