@@ -101,8 +101,18 @@ def publish_outbox(
     now: Callable[[], datetime],
     *,
     batch: int = 200,
+    route_every: int = 1,
 ) -> int:
     """Publish committed outbox rows and mark them published. At least once, by design.
+    Returns how many were marked.
+
+    `route_every`: of the route messages of reports still RECEIVED, send only the first and
+    every `route_every`-th after it, when the worker that takes one routes that many more
+    along with its own report (`router.stage.route_received_in_turn`). The others stay in
+    the outbox, unmarked: the next pass finds their reports routed and marks them unsent,
+    or sends them then. A burst then costs the broker and the workers one task per
+    `route_every` reports instead of one each, and no report waits for a message longer
+    than one pass.
 
     The rows stay locked while they are sent, so that two outbox relays do not send the
     same rows. Not where a transaction holds the ledger's only write lock (SQLite): there
@@ -118,7 +128,7 @@ def publish_outbox(
                 uow.outbox.mark_published(ids, now())
                 uow.commit()
 
-            return _send(messages, publisher, mark_here)
+            return _send(messages, publisher, mark_here, route_every)
 
     def mark_after(ids: list[int]) -> None:
         if ids:
@@ -126,20 +136,29 @@ def publish_outbox(
                 marking.outbox.mark_published(ids, now())
                 marking.commit()
 
-    return _send(messages, publisher, mark_after)
+    return _send(messages, publisher, mark_after, route_every)
 
 
 def _send(
-    messages: list[OutboxMessage], publisher: Publisher, mark: Callable[[list[int]], None]
+    messages: list[OutboxMessage],
+    publisher: Publisher,
+    mark: Callable[[list[int]], None],
+    route_every: int,
 ) -> int:
     """Send `messages` in order; `mark` those sent, even when one fails (which is raised).
     A message whose report has already moved past its stage (a burst's reports routed along
     by a worker before their own route messages went out) is marked, not sent: it would do
-    nothing but cost the broker and a worker a task."""
+    nothing but cost the broker and a worker a task. Of the route messages of RECEIVED
+    reports only every `route_every`-th is sent; the rest are left unmarked."""
     published: list[int] = []
+    to_route = 0
     try:
         for message in messages:
             if still_wanted(message.task, message.report_state):
+                if message.task == ROUTE.task and message.report_state == State.RECEIVED.value:
+                    to_route += 1
+                    if (to_route - 1) % route_every:
+                        continue  # routed along by the one sent before it, or sent next pass
                 publisher.publish(message)
             published.append(message.id)
     finally:

@@ -26,7 +26,7 @@ from ledger.outbox import publish_outbox, sweep_stalled
 from ledger.records import OutboxMessage
 from ledger.topology import HEARTBEAT_TASK, task_name
 from relay.alert_webhook import send_alerts
-from relay.bootstrap import Container
+from relay.bootstrap import ROUTE_ALONG, Container
 from relay.broker import broker_connection, forget_taken_messages
 from relay.celery_app import RelayCelery, worker_queues
 from relay.console.app import mount_console
@@ -89,10 +89,14 @@ def outbox_jobs(container: Container, publisher: CeleryPublisher) -> list[Period
     RELAY_OUTBOX_POLL_SECONDS; a full batch is followed by the next at once."""
     c = container
 
+    def publish() -> int:
+        # A route task routes up to ROUTE_ALONG reports along with its own.
+        return publish_outbox(c.uow, publisher, c.now, batch=OUTBOX_BATCH, route_every=ROUTE_ALONG)
+
     def publish_all() -> int:
-        published = total = publish_outbox(c.uow, publisher, c.now, batch=OUTBOX_BATCH)
+        published = total = publish()
         while published == OUTBOX_BATCH:
-            published = publish_outbox(c.uow, publisher, c.now, batch=OUTBOX_BATCH)
+            published = publish()
             total += published
         return total
 

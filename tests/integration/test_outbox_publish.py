@@ -51,8 +51,26 @@ class Publisher:
         self.sent.append(message.report_id)
 
 
-def relay(engine: Engine, publisher: Publisher) -> int:
-    return publish_outbox(lambda: UnitOfWork(engine, TEST_KEYS), publisher, lambda: T0)
+def relay(engine: Engine, publisher: Publisher, *, route_every: int = 1) -> int:
+    return publish_outbox(
+        lambda: UnitOfWork(engine, TEST_KEYS), publisher, lambda: T0, route_every=route_every
+    )
+
+
+def route(engine: Engine, report_id: str) -> None:
+    """Route it as a worker routing along would: ROUTED, with its delivery message."""
+    with UnitOfWork(engine, TEST_KEYS) as uow:
+        report = uow.reports.get(report_id, lock=True)
+        assert report is not None
+        uow.reports.move(
+            report,
+            State.ROUTED,
+            at=T0,
+            actor="router",
+            changes={"recipient": "bergen", "vendor": "rest-json"},
+            dispatch=deliver_dispatch("rest-json"),
+        )
+        uow.commit()
 
 
 def unpublished(engine: Engine) -> list[str]:
@@ -106,20 +124,27 @@ def test_a_message_for_a_report_already_past_its_stage_is_marked_not_sent(
     """A burst's reports routed along by a worker before their own route messages went
     out: those messages would find them moved on, so they are not sent."""
     routed_along, waiting = received(ledger_engine), received(ledger_engine)
-    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
-        report = uow.reports.get(routed_along, lock=True)
-        assert report is not None
-        uow.reports.move(
-            report,
-            State.ROUTED,
-            at=T0,
-            actor="router",
-            changes={"recipient": "bergen", "vendor": "rest-json"},
-            dispatch=deliver_dispatch("rest-json"),
-        )
-        uow.commit()
+    route(ledger_engine, routed_along)
     publisher = Publisher()
     assert relay(ledger_engine, publisher) == 3  # all three rows marked
     # its route message skipped, not its delivery, which goes before the route messages
     assert publisher.sent == [routed_along, waiting]
+    assert unpublished(ledger_engine) == []
+
+
+def test_of_a_bursts_route_messages_one_in_n_is_sent_the_rest_wait_in_the_outbox(
+    ledger_engine: Engine,
+) -> None:
+    """A worker routes others along with its own report, so one route message in
+    `route_every` is enough; the rest stay unmarked, and the next pass marks those whose
+    reports were routed meanwhile and sends the first still waiting: none is left behind."""
+    burst = [received(ledger_engine) for _ in range(5)]
+    publisher = Publisher()
+    assert relay(ledger_engine, publisher, route_every=2) == 3
+    assert publisher.sent == [burst[0], burst[2], burst[4]]
+    assert unpublished(ledger_engine) == [burst[1], burst[3]]
+
+    route(ledger_engine, burst[1])  # routed along by the worker that took burst[0]
+    assert relay(ledger_engine, publisher, route_every=2) == 3  # burst[1]'s two, burst[3]
+    assert publisher.sent[3:] == [burst[1], burst[3]]  # its delivery; the one still waiting
     assert unpublished(ledger_engine) == []
