@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +33,7 @@ from sqlalchemy import (
 )
 
 from ledger import schema
-from ledger.chain import GENESIS, link_hash, transition_hash
+from ledger.chain import GENESIS, link_hash
 from ledger.content_crypto import KeyRing, Sealed
 from ledger.errors import ConcurrentChange, NoContentKeys
 from ledger.first_write import write_new_report
@@ -258,20 +257,41 @@ class ReportStore:
         """
         check_transition(report.id, report.state, to_state)
         sequence = report.last_sequence + 1
-        link = _link(
-            report.id, sequence, report.last_hash, report.state, to_state, at, actor, reason, detail
+        # The transition's columns, built here rather than through a `Transition` and
+        # `dataclasses.asdict`: this runs several times for every report.
+        link: dict[str, Any] = {
+            "report_id": report.id,
+            "sequence": sequence,
+            "from_state": report.state.value,
+            "to_state": to_state.value,
+            "at": at,
+            "actor": actor,
+            "reason": reason,
+            "detail": dict(detail) if detail else None,
+            "previous_hash": report.last_hash,
+        }
+        link["hash"] = link_hash(
+            report.last_hash,
+            report.id,
+            sequence,
+            report.state.value,
+            to_state.value,
+            at,
+            actor,
+            reason,
+            link["detail"],
         )
         values: dict[str, Any] = dict(changes or {})
         values.update(
             state=to_state.value,
             updated_at=at,
             last_sequence=sequence,
-            last_hash=link.hash,
+            last_hash=link["hash"],
             state_reason=reason,
             state_kind=kind.value if kind else None,
         )
         params = {f"m_{name}": value for name, value in values.items()}
-        params.update({f"t_{name}": value for name, value in _transition_values(link).items()})
+        params.update({f"t_{name}": value for name, value in link.items()})
         params.update(m_report_id=report.id, m_expected_sequence=report.last_sequence)
         if dispatch is not None:
             params.update(o_task=dispatch.task, o_queue=dispatch.queue)
@@ -293,40 +313,6 @@ class ReportStore:
             .order_by(schema.transitions.c.sequence)
         ).mappings()
         return [transition_from_row(row) for row in rows]
-
-
-def _link(
-    report_id: str,
-    sequence: int,
-    previous_hash: str,
-    from_state: State | None,
-    to_state: State,
-    at: datetime,
-    actor: str,
-    reason: str | None,
-    detail: Mapping[str, Any] | None,
-) -> Transition:
-    unhashed = Transition(
-        report_id=report_id,
-        sequence=sequence,
-        from_state=from_state,
-        to_state=to_state,
-        at=at,
-        actor=actor,
-        reason=reason,
-        detail=dict(detail) if detail else None,
-        previous_hash=previous_hash,
-        hash="",
-    )
-    return replace(unhashed, hash=transition_hash(unhashed))
-
-
-def _transition_values(link: Transition) -> dict[str, Any]:
-    return {
-        **asdict(link),
-        "from_state": link.from_state.value if link.from_state else None,
-        "to_state": link.to_state.value,
-    }
 
 
 # Built once: SQLAlchemy compiles each once per engine and computes its cache key once.
