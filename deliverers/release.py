@@ -16,11 +16,13 @@ its slots right), then the chosen reports, skipping any another transaction hold
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from deliverers.breaker import Admit, admit, free_slots
 from deliverers.control import DeliveryControl
 from ledger.lifecycle import State
+from ledger.queries import RoutingRoom
 from ledger.records import RecipientHealth, Report, StateKind
 from ledger.topology import deliver_dispatch
 from ledger.uow import UnitOfWork
@@ -70,6 +72,32 @@ def room_at_routing(
     return wait_at_routing(
         room.breaker_set, room.on_their_way, room.waiting_ahead, control.max_concurrent
     )
+
+
+class RoomsAtRouting:
+    """`room_at_routing` for the reports one transaction routes (`router.stage.
+    route_received_in_turn`, a burst routed along): the ledger is asked once per recipient,
+    and each report routed after it is counted here (one more on its way, or one more
+    waiting ahead), as the ledger would count it within the transaction. One per
+    transaction."""
+
+    def __init__(self, control_for: Callable[[str], DeliveryControl]) -> None:
+        self._control_for = control_for
+        self._rooms: dict[str, RoutingRoom] = {}
+
+    def __call__(self, uow: UnitOfWork, recipient: str, now: datetime) -> str | None:
+        room = self._rooms.get(recipient)
+        if room is None:
+            room = uow.queries.routing_room(recipient, now, on_their_way=ON_THEIR_WAY)
+        max_concurrent = self._control_for(recipient).max_concurrent
+        wait = wait_at_routing(
+            room.breaker_set, room.on_their_way, room.waiting_ahead, max_concurrent
+        )
+        if wait is None:
+            self._rooms[recipient] = room._replace(on_their_way=room.on_their_way + 1)
+        else:
+            self._rooms[recipient] = room._replace(waiting_ahead=True)
+        return wait
 
 
 def ready(report: Report, now: datetime) -> bool:

@@ -20,7 +20,7 @@ from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
 from deliverers.fiks_io import KombuMailbox
 from deliverers.registry import AdapterResources, build_deliverer
-from deliverers.release import room_at_routing
+from deliverers.release import RoomsAtRouting, room_at_routing
 from deliverers.retry import RetryPolicy
 from ledger.alerts import OverdueLimits
 from ledger.checkpoint import CheckpointError
@@ -125,7 +125,11 @@ class Container:
             admission=self.room_at_routing,
         )
         route_received_in_turn(
-            self.uow, table, self.now, limit=ROUTE_ALONG, admission=self.room_at_routing
+            self.uow,
+            table,
+            self.now,
+            limit=ROUTE_ALONG,
+            admission=RoomsAtRouting(self.control_for),
         )
         return routed
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from deliverers.base import Deliverer, Delivery, Receipt, TransientError
 from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
 from deliverers.liveness import check_open_breakers
-from deliverers.release import QUEUED_AHEAD_FACTOR, room_at_routing
+from deliverers.release import QUEUED_AHEAD_FACTOR, RoomsAtRouting, room_at_routing
 from deliverers.rest_json import RestJsonDeliverer
 from deliverers.retry import RetryPolicy
 from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
@@ -34,7 +34,7 @@ from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
 from relay.servers import RestartableServer, ServerThread, bind
 from router.routes import RouteTable, load_routes
-from router.stage import route_report
+from router.stage import route_received_in_turn, route_report
 from tests.support.clock import T0, Clock
 from tests.support.ledger import TEST_KEYS
 
@@ -110,6 +110,14 @@ class Pipeline:
         `admitted`, routed as the workers route them, asking whether the recipient has
         room (those it has none for wait in the ledger)."""
         admission = (lambda uow, r, at: room_at_routing(uow, r, CONTROL, at)) if admitted else None
+        ids = self.received(count)
+        for report_id in ids:
+            state = route_report(self.uow(), self.table, report_id, self.clock, admission=admission)
+            assert state in ({State.ROUTED, State.RETRY_SCHEDULED} if admitted else {State.ROUTED})
+        return ids
+
+    def received(self, count: int) -> list[str]:
+        """`count` reports received a millisecond apart from now, oldest first, not routed."""
         ids = []
         for n in range(count):
             report_id = str(uuid.uuid4())
@@ -128,8 +136,6 @@ class Pipeline:
                     dispatch=ROUTE,
                 )
                 uow.commit()
-            state = route_report(self.uow(), self.table, report_id, self.clock, admission=admission)
-            assert state in ({State.ROUTED, State.RETRY_SCHEDULED} if admitted else {State.ROUTED})
             ids.append(report_id)
         return ids
 
@@ -359,6 +365,43 @@ def test_a_burst_for_one_recipient_waits_in_the_ledger_not_on_the_vendors_queue(
         f"waiting, no attempt spent: {ROOM} reports for its recipient on their way (room {ROOM})"
     )
     assert path[2][2] == "waiting, no attempt spent: older reports for its recipient wait"
+
+
+def test_a_burst_routed_along_waits_as_if_routed_one_by_one_asking_for_room_once(
+    pipeline: Pipeline, ledger_engine: Engine
+) -> None:
+    """Routing along asks the ledger for a recipient's room once per transaction and counts
+    each report it routes after that itself: the same reports go and the same wait."""
+    burst = pipeline.received(BACKLOG)
+    asked: list[str] = []
+
+    def count_room_queries(*args: object) -> None:
+        statement = str(args[2])
+        if "AS on_their_way" in statement:
+            asked.append(statement)
+
+    event.listen(ledger_engine, "before_cursor_execute", count_room_queries)
+    try:
+        routed = route_received_in_turn(
+            pipeline.uow,
+            pipeline.table,
+            pipeline.clock,
+            limit=BACKLOG,
+            admission=RoomsAtRouting(lambda recipient: CONTROL),
+        )
+    finally:
+        event.remove(ledger_engine, "before_cursor_execute", count_room_queries)
+
+    assert routed == BACKLOG
+    assert len(asked) == 1
+    assert pipeline.released() == burst[:ROOM]
+    assert outbox_rows(pipeline, burst) == [2] * ROOM + [1] * (BACKLOG - ROOM)
+    with pipeline.uow() as uow:
+        reasons = [r.state_reason for r in map(uow.reports.get, burst[ROOM:]) if r is not None]
+    assert reasons == [
+        f"waiting, no attempt spent: {ROOM} reports for its recipient on their way (room {ROOM})",
+        *["waiting, no attempt spent: older reports for its recipient wait"] * (BACKLOG - ROOM - 1),
+    ]
 
 
 def test_reports_routed_while_the_breaker_is_open_wait_behind_the_older_ones(
