@@ -7,6 +7,8 @@
 3. Settle (one transaction): only if the claim still holds (nothing moved the report since),
    record the outcome, and release the recipient's next waiting reports into the slot it
    frees (`deliverers.release`), so a backlog drains at the recipient's capacity.
+4. After a success, for up to `follow_on_seconds`, the settlement claims the oldest of
+   those for this worker instead of queueing it, and the worker goes back to 2 with it.
    A duplicate message finds the report moved on and does nothing;
    the case system's idempotency on the report id makes a duplicate push harmless.
 """
@@ -77,7 +79,8 @@ def deliver_report(
     """Make one attempt if the report is ROUTED; returns the state it moved to, or None.
 
     After a successful attempt, for up to its recipient's `follow_on_seconds`, the worker
-    goes on with the recipient's next waiting report (`follow_on`)."""
+    goes on with the recipient's next waiting report, claimed by the transaction that
+    records the outcome (`_settle`)."""
     claimed = once_more_if_lost(
         lambda: claim_attempt(
             uow_factory(), report_id, control_for=control_for, now=now, jitter=jitter
