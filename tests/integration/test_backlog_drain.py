@@ -11,14 +11,14 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine, event
 
-from deliverers.base import Deliverer, Delivery, Receipt, TransientError
+from deliverers.base import Deliverer, Delivery, Receipt, Sent, StoredCopy, TransientError
 from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
 from deliverers.liveness import check_open_breakers
@@ -441,10 +441,13 @@ class Pushes:
         self.now = 0.0
         self.ids: list[str] = []
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.deliverer, name)
+    def read_back(self, report_id: str) -> StoredCopy | None:
+        return self.deliverer.read_back(report_id)
 
-    def deliver(self, delivery: Delivery) -> Receipt:
+    def list_since(self, since: datetime) -> set[str]:
+        return self.deliverer.list_since(since)
+
+    def deliver(self, delivery: Delivery) -> Receipt | Sent:
         self.ids.append(delivery.report_id)
         self.now += self.seconds
         if len(self.ids) == self.fail:
