@@ -155,21 +155,27 @@ class ReportQueries:
 
     def past_due(self, state: State, column: str, now: datetime, *, limit: int = 500) -> list[str]:
         """Ids of reports in `state` whose deadline `column` (a UTC time) has passed."""
-        return [report.id for report in self.reports_past_due(state, column, now, limit=limit)]
+        query = _past_due(select(schema.reports.c.id), state, column, now, limit)
+        return list(self._db.execute(query).scalars())
 
     def reports_past_due(
         self, state: State, column: str, now: datetime, *, limit: int = 500
     ) -> list[Report]:
         """`past_due`, the reports themselves (not locked)."""
-        deadline = schema.reports.c[column]
-        rows = self._db.execute(
-            select(schema.reports)
-            .where(schema.reports.c.state == state.value)
-            .where(deadline <= now)
-            .order_by(deadline)
-            .limit(limit)
-        ).mappings()
-        return [Report.from_row(row) for row in rows]
+        query = _past_due(select(schema.reports), state, column, now, limit)
+        return [Report.from_row(row) for row in self._db.execute(query).mappings()]
+
+
+def _past_due(
+    query: Select[Any], state: State, column: str, now: datetime, limit: int
+) -> Select[Any]:
+    deadline = schema.reports.c[column]
+    return (
+        query.where(schema.reports.c.state == state.value)
+        .where(deadline <= now)
+        .order_by(deadline)
+        .limit(limit)
+    )
 
 
 def _ready(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
