@@ -124,6 +124,22 @@ def after_success(health: Health, now: datetime) -> Health:
     return replace(_closed(health), last_success_at=now)
 
 
+SUCCESS_TIME_STEP = timedelta(seconds=1)
+
+
+def worth_saving(before: Health, after: Health) -> bool:
+    """Must `after` be written over `before`? Not when all that moved is the time of the
+    last success, and by less than `SUCCESS_TIME_STEP`: then a closed breaker's successes
+    need neither a write nor the row's lock, and the time shown lags by under a second."""
+    if after == before:
+        return False
+    if replace(after, last_success_at=before.last_success_at) != before:
+        return True
+    if before.last_success_at is None or after.last_success_at is None:
+        return True
+    return after.last_success_at - before.last_success_at >= SUCCESS_TIME_STEP
+
+
 def after_rejection(health: Health) -> Health:
     """The case system answered (a permanent refusal): it is up, so the breaker closes."""
     return _closed(health)

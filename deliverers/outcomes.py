@@ -1,9 +1,10 @@
 """What an attempt's outcome does to a report and to its recipient's health.
 
-`decide` is pure: the report, the outcome, the recipient's health and its delivery control
-in, a `Decision` out (the move to record and the health to keep). `apply_outcome` records
-it. Used by the delivery stage (after a push), by the receipt listener (a fiks-io receipt)
-and by the receipt deadline job; the caller has locked the report and owns the transaction.
+`move_for` and `health_after` are pure: the report, the outcome and its recipient's
+delivery control in, the move to record out; the outcome and the recipient's health in,
+the health to keep out. `apply_outcome` records both. Used by the delivery stage (after a
+push), by the receipt listener (a fiks-io receipt) and by the receipt deadline job; the
+caller has locked the report and owns the transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from deliverers.base import DeliveryError, PermanentError, Receipt, Sent, TransientError
-from deliverers.breaker import after_rejection, after_success, after_transient_failure
+from deliverers.breaker import (
+    after_rejection,
+    after_success,
+    after_transient_failure,
+    worth_saving,
+)
 from deliverers.control import DeliveryControl
 from deliverers.retry import DeadLetter
 from ledger.lifecycle import State
@@ -39,12 +45,6 @@ class Move:
     changes: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Decision:
-    move: Move
-    health: RecipientHealth  # the recipient's health after this outcome
-
-
 def dead_letter(reason: str, kind: DeadLetterKind, detail: Mapping[str, Any] | None = None) -> Move:
     return Move(
         State.DEAD_LETTERED,
@@ -55,17 +55,16 @@ def dead_letter(reason: str, kind: DeadLetterKind, detail: Mapping[str, Any] | N
     )
 
 
-def decide(
+def move_for(
     report: Report,
     result: Outcome,
-    health: RecipientHealth,
     *,
     control: DeliveryControl,
     now: datetime,
     jitter: Callable[[], float],
     detail: Mapping[str, Any],
-) -> Decision:
-    """What `result` means for `report` (whose attempt it was) and for its recipient."""
+) -> Move:
+    """What `result` means for `report`, whose attempt it was."""
     detail = dict(detail)
     if isinstance(result, Receipt):
         detail.update(status_code=result.status_code, saksreferanse=result.saksreferanse)
@@ -78,14 +77,15 @@ def decide(
             "saksreferanse": result.saksreferanse,
             "delivery_sha256": result.sha256,
         }
-        return Decision(
-            Move(State.DELIVERED, detail=detail, changes=changes), after_success(health, now)
-        )
+        return Move(State.DELIVERED, detail=detail, changes=changes)
     if isinstance(result, Sent):
         detail["message_id"] = result.message_id
         due = now + timedelta(seconds=control.receipt_deadline_seconds)
-        changes = {"lease_until": None, "receipt_due_at": due}
-        return Decision(Move(State.AWAITING_RECEIPT, detail=detail, changes=changes), health)
+        return Move(
+            State.AWAITING_RECEIPT,
+            detail=detail,
+            changes={"lease_until": None, "receipt_due_at": due},
+        )
     detail.update(status_code=result.status_code, error=type(result).__name__)
     reason = str(result)
     if isinstance(result, TransientError):
@@ -97,16 +97,28 @@ def decide(
             retry_after=result.retry_after,
             jitter=jitter,
         )
-        failed = after_transient_failure(health, control.breaker, now, reason)
         if isinstance(retry, DeadLetter):
-            return Decision(dead_letter(retry.reason, DeadLetterKind.EXHAUSTED, detail), failed)
+            return dead_letter(retry.reason, DeadLetterKind.EXHAUSTED, detail)
         detail["retry_in_seconds"] = round(retry.delay_seconds, 3)
         changes = {**_CLEARED, "next_attempt_at": retry.at}
-        move = Move(State.RETRY_SCHEDULED, reason, StateKind.RETRYING, detail, changes)
-        return Decision(move, failed)
+        return Move(State.RETRY_SCHEDULED, reason, StateKind.RETRYING, detail, changes)
     if isinstance(result, PermanentError):
-        return Decision(dead_letter(reason, result.kind, detail), after_rejection(health))
-    return Decision(dead_letter(reason, DeadLetterKind.REJECTED, detail), health)
+        return dead_letter(reason, result.kind, detail)
+    return dead_letter(reason, DeadLetterKind.REJECTED, detail)
+
+
+def health_after(
+    result: Outcome, health: RecipientHealth, *, control: DeliveryControl, now: datetime
+) -> RecipientHealth:
+    """What `result` means for its recipient's health: a success or a refusal closes the
+    breaker, a transient failure counts towards opening it, a fiks-io send says nothing."""
+    if isinstance(result, Receipt):
+        return after_success(health, now)
+    if isinstance(result, TransientError):
+        return after_transient_failure(health, control.breaker, now, str(result))
+    if isinstance(result, PermanentError):
+        return after_rejection(health)
+    return health
 
 
 def record(uow: UnitOfWork, report: Report, move: Move, *, at: datetime, actor: str) -> Report:
@@ -134,13 +146,20 @@ def apply_outcome(
     actor: str = DELIVERER,
 ) -> tuple[Report, RecipientHealth]:
     """Decide, then record the move and the recipient's new health in `uow`. Returns the
-    moved report and the health as now locked and written, for a caller that goes on to use
-    it in the same transaction."""
+    moved report and the health as this outcome leaves it, for a caller that goes on to use
+    it in the same transaction.
+
+    The health row is read without a lock first: a success while the breaker is closed
+    changes only the time of the last success, written (under the lock) once it has moved
+    by a second (`worth_saving`), so one recipient's settlements do not take turns on its
+    row. Any other change is decided again on the row read under its lock, and written."""
     assert report.recipient is not None
-    health = uow.health.get(report.recipient, lock=True)
-    decision = decide(
-        report, result, health, control=control, now=now, jitter=jitter, detail=detail
-    )
-    if decision.health != health:
-        uow.health.save(decision.health)
-    return record(uow, report, decision.move, at=now, actor=actor), decision.health
+    move = move_for(report, result, control=control, now=now, jitter=jitter, detail=detail)
+    health = uow.health.get(report.recipient)
+    after = health_after(result, health, control=control, now=now)
+    if worth_saving(health, after):
+        health = uow.health.get(report.recipient, lock=True)
+        after = health_after(result, health, control=control, now=now)
+        if after != health:
+            uow.health.save(after)
+    return record(uow, report, move, at=now, actor=actor), after

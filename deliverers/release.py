@@ -10,8 +10,12 @@ is filled in the same transaction that records the attempt's outcome (`deliverer
 and the breaker's half-opening releases its probe in the transaction that half-opens it
 (`deliverers.liveness`). The scheduler's tick (`deliverers.scheduled`) is the fallback.
 
-Locks: the recipient's health row first (so releasers of one recipient take turns and count
-its slots right), then the chosen reports, skipping any another transaction holds.
+Locks: the chosen reports, skipping any another transaction holds; the recipient's health row
+first when the caller has not read it. A settlement that only moved the time of a closed
+breaker's last success read it without the lock (`deliverers.outcomes.apply_outcome`), so
+one recipient's settlements need not take turns; two at once may then both count a slot
+that was already free and release one report more than the room. The claim, which locks the
+row and counts those in flight, keeps `max_concurrent` exact and parks such a report again.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.exc import OperationalError
 
 from deliverers.base import Deliverer, Delivery, Receipt, Sent, StoredCopy, TransientError
 from deliverers.breaker import BreakerPolicy
@@ -28,7 +29,10 @@ from deliverers.retry import RetryPolicy
 from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
 from deliverers.scheduled import release_due_retries
 from deliverers.stage import Claim, claim_attempt, deliver_report
+from ledger import schema
+from ledger.database import create_ledger_engine
 from ledger.lifecycle import State
+from ledger.migrate import upgrade
 from ledger.records import NewReport
 from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
@@ -528,3 +532,84 @@ def test_a_failed_attempt_ends_the_going_on_and_claims_nothing_more(
     assert (State.DELIVERING, State.RETRY_SCHEDULED) in moves  # the failure, recorded
     assert pipeline.in_state(State.DELIVERING) == []  # nothing claimed and left behind
     assert sorted(pipeline.in_state(State.DELIVERED)) == sorted([queued[0], waiting[0]])
+
+
+class HoldsTheHealthRow:
+    """The real deliverer, except that while it pushes, another transaction takes the lock
+    on the recipient's health row and keeps it until `let_go`; with `fail`, the push
+    fails (a transient error) instead."""
+
+    def __init__(self, deliverer: Deliverer, engine: Engine, *, fail: bool = False) -> None:
+        self.deliverer, self.engine, self.fail = deliverer, engine, fail
+        self.holder: Connection | None = None
+
+    def read_back(self, report_id: str) -> StoredCopy | None:
+        return self.deliverer.read_back(report_id)
+
+    def list_since(self, since: datetime) -> set[str]:
+        return self.deliverer.list_since(since)
+
+    def deliver(self, delivery: Delivery) -> Receipt | Sent:
+        self.holder = self.engine.connect()
+        row = schema.recipient_health.c.recipient == "bergen"
+        self.holder.execute(select(schema.recipient_health).where(row).with_for_update()).one()
+        if self.fail:
+            raise TransientError("timed out")
+        return self.deliverer.deliver(delivery)
+
+    def let_go(self) -> None:
+        if self.holder is not None:
+            self.holder.close()
+
+
+@pytest.fixture
+def impatient(
+    postgres_url: str, table: RouteTable, clock: Clock, case_system: CaseSystem
+) -> Iterator[Pipeline]:
+    """The pipeline on PostgreSQL, where a statement waiting over a second for a row's
+    lock fails instead of waiting: a settlement that needs the health row shows it."""
+    migrating = create_ledger_engine(postgres_url)
+    upgrade(migrating)
+    migrating.dispose()
+    engine = create_engine(postgres_url, connect_args={"options": "-c lock_timeout=1000"})
+    running = Pipeline(engine, table, clock, case_system.server.url)
+    try:
+        yield running
+    finally:
+        running.client.close()
+        engine.dispose()
+
+
+def test_a_success_settles_without_the_recipients_health_row_while_its_breaker_is_closed(
+    impatient: Pipeline, clock: Clock
+) -> None:
+    """One recipient's settlements do not take turns on its health row: a success that
+    changes nothing but the time of the last success, by under a second, neither writes nor
+    locks it. A failure does both, and so does a success a second after the last."""
+    first, second, third, fourth = impatient.routed(4)
+    assert impatient.deliver(first) is State.DELIVERED  # the first success is written
+
+    holding = HoldsTheHealthRow(impatient.deliverer, impatient.engine)
+    try:
+        assert impatient.deliver(second, deliverer=holding) is State.DELIVERED
+    finally:
+        holding.let_go()
+    with impatient.uow() as uow:
+        assert uow.health.get("bergen").last_success_at == T0
+
+    failing = HoldsTheHealthRow(impatient.deliverer, impatient.engine, fail=True)
+    try:
+        with pytest.raises(OperationalError, match="lock"):
+            impatient.deliver(third, deliverer=failing)
+    finally:
+        failing.let_go()
+
+    clock.advance(1)
+    holding = HoldsTheHealthRow(impatient.deliverer, impatient.engine)
+    try:
+        with pytest.raises(OperationalError, match="lock"):
+            impatient.deliver(fourth, deliverer=holding)
+    finally:
+        holding.let_go()
+    with impatient.uow() as uow:
+        assert uow.health.get("bergen").last_success_at == T0

@@ -12,6 +12,7 @@ from deliverers.breaker import (
     after_rejection,
     after_success,
     after_transient_failure,
+    worth_saving,
 )
 from ledger.records import RecipientHealth
 
@@ -88,3 +89,30 @@ def test_any_answer_closes_it(close: object) -> None:
 
 def test_success_is_remembered() -> None:
     assert after_success(failing(1), T0).last_success_at == T0
+
+
+SUCCEEDED = after_success(RecipientHealth("bergen"), T0)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "saved"),
+    [
+        # a closed breaker's success: only the time moved, by less than a second
+        (SUCCEEDED, after_success(SUCCEEDED, T0 + timedelta(seconds=0.999)), False),
+        (SUCCEEDED, after_success(SUCCEEDED, T0 + timedelta(seconds=1)), True),
+        (SUCCEEDED, SUCCEEDED, False),
+        # the first success ever is written
+        (RecipientHealth("bergen"), SUCCEEDED, True),
+        # a success that closes anything, however soon after the last
+        (failing(1, SUCCEEDED), after_success(failing(1, SUCCEEDED), T0), True),
+        (failing(3, SUCCEEDED), after_success(failing(3, SUCCEEDED), T0), True),
+        # a failure, a refusal that resets a count
+        (SUCCEEDED, failing(1, SUCCEEDED), True),
+        (failing(1, SUCCEEDED), after_rejection(failing(1, SUCCEEDED)), True),
+        (SUCCEEDED, after_rejection(SUCCEEDED), False),
+    ],
+)
+def test_only_a_changed_breaker_or_a_second_of_success_time_is_worth_saving(
+    before: RecipientHealth, after: RecipientHealth, saved: bool
+) -> None:
+    assert worth_saving(before, after) is saved
