@@ -7,8 +7,9 @@
 3. Settle (one transaction): only if the claim still holds (nothing moved the report since),
    record the outcome, and release the recipient's next waiting reports into the slot it
    frees (`deliverers.release`), so a backlog drains at the recipient's capacity.
-4. After a success, for up to `follow_on_seconds`, the settlement claims the oldest of
-   those for this worker instead of queueing it, and the worker goes back to 2 with it.
+4. After a success, for up to `follow_on_seconds` and while no other recipient's report
+   waits for a worker, the settlement claims the oldest of those for this worker instead of
+   queueing it, and the worker goes back to 2 with it.
    A duplicate message finds the report moved on and does nothing;
    the case system's idempotency on the report id makes a duplicate push harmless.
 """
@@ -78,9 +79,9 @@ def deliver_report(
 ) -> State | None:
     """Make one attempt if the report is ROUTED; returns the state it moved to, or None.
 
-    After a successful attempt, for up to its recipient's `follow_on_seconds`, the worker
-    goes on with the recipient's next waiting report, claimed by the transaction that
-    records the outcome (`_settle`)."""
+    After a successful attempt, for up to its recipient's `follow_on_seconds` and while no
+    other recipient's report waits for a worker, the worker goes on with the recipient's
+    next waiting report, claimed by the transaction that records the outcome (`_settle`)."""
     claimed = once_more_if_lost(
         lambda: claim_attempt(
             uow_factory(), report_id, control_for=control_for, now=now, jitter=jitter
@@ -151,8 +152,9 @@ def _settle(
     go_on: bool,
 ) -> tuple[State, Claim | None] | None:
     """Record the attempt's outcome, if the claim still holds (else None), and fill the slot
-    it frees in the same transaction: with `go_on`, by claiming the recipient's next waiting
-    report for this worker (returned), and by releasing the rest of its room onto the queue.
+    it frees in the same transaction: with `go_on` (and no other recipient's report waiting
+    for a worker), by claiming the recipient's next waiting report for this worker
+    (returned), and by releasing the rest of its room onto the queue.
     """
     assert report.recipient is not None
     recipient = report.recipient
@@ -168,7 +170,9 @@ def _settle(
         # The slot this attempt held is free: the recipient's next waiting report takes
         # it now, in the same transaction, instead of at the scheduler's next tick.
         taken: Claim | State | None = None
-        if go_on:
+        # It goes on only while no other recipient's report waits for a worker: a backlog
+        # drains without a message each, and does not stand in front of anyone else.
+        if go_on and not uow.queries.others_waiting(recipient):
             following = take_and_release(
                 uow, recipient, control, settled_at, actor=DELIVERER, health=health
             )

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     Select,
     bindparam,
+    exists,
     func,
     or_,
     select,
@@ -56,6 +57,12 @@ class ReportQueries:
     def count_for_recipient(self, recipient: str, states: Sequence[State]) -> int:
         query = _count_for_recipient(tuple(s.value for s in states))
         return int(self._db.execute(query, {"recipient": recipient}).scalar_one())
+
+    def others_waiting(self, recipient: str) -> bool:
+        """Does a report wait for a worker that is not `recipient`'s: another recipient's
+        ROUTED report (on its vendor's queue), or any RECEIVED one (on the route queue)?
+        Two index probes, nothing locked."""
+        return bool(self._db.execute(_OTHERS_WAITING, {"recipient": recipient}).scalar_one())
 
     def recipients_with_due_retries(self, now: datetime) -> list[str]:
         """Recipients with a RETRY_SCHEDULED report that could go now if they have room:
@@ -198,6 +205,17 @@ def _without(row: dict[str, object]) -> dict[str, object]:
 
 # The hot paths' statements, built once per shape: SQLAlchemy compiles each once per engine
 # and computes its cache key once.
+
+
+# Built once. `state = ...` alone, so that the (state, updated_at) index finds the few rows.
+_OTHERS_WAITING = select(
+    or_(
+        exists()
+        .where(schema.reports.c.state == State.ROUTED.value)
+        .where(schema.reports.c.recipient != bindparam("recipient")),
+        exists().where(schema.reports.c.state == State.RECEIVED.value),
+    )
+)
 
 
 @functools.lru_cache(maxsize=16)

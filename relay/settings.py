@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=90, gt=0)
     # After a successful delivery, how long a worker goes on with the recipient's waiting
     # reports itself (no message and task each); 0: every report waits for its own task.
-    delivery_follow_on_seconds: float = Field(default=0.2, ge=0, le=30)
+    delivery_follow_on_seconds: float = Field(default=2.0, ge=0, le=30)
     receipt_deadline_seconds: float = Field(default=3600, gt=0)
     sweep_after_seconds: float = Field(default=600, gt=0)
     reconcile_interval_seconds: float = Field(default=900, gt=0)

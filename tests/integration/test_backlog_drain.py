@@ -513,6 +513,52 @@ def test_a_worker_stops_going_on_when_its_time_is_up_and_leaves_the_slot_to_a_me
     assert pipeline.in_state(State.DELIVERING) == []
 
 
+class Meanwhile(Pushes):
+    """As `Pushes`, and while push number `at` is made, `then` happens elsewhere."""
+
+    def __init__(self, deliverer: Deliverer, *, at: int, then: Callable[[], object]) -> None:
+        super().__init__(deliverer)
+        self.at, self.then = at, then
+
+    def deliver(self, delivery: Delivery) -> Receipt | Sent:
+        if len(self.ids) + 1 == self.at:
+            self.then()
+        return super().deliver(delivery)
+
+
+def test_a_worker_stops_going_on_as_soon_as_another_report_waits_for_a_worker(
+    pipeline: Pipeline,
+) -> None:
+    """A backlog does not stand in front of anyone else: the settlement after another
+    report arrives releases the next waiting one onto the queue instead of claiming it."""
+    burst = pipeline.routed(BACKLOG, admitted=True)
+    queued, waiting = burst[:ROOM], burst[ROOM:]
+    arrived: list[str] = []
+    pushes = Meanwhile(pipeline.deliverer, at=3, then=lambda: arrived.extend(pipeline.received(1)))
+    going_on = dataclasses.replace(CONTROL, follow_on_seconds=60)
+
+    assert pipeline.deliver(queued[0], control=going_on, deliverer=pushes) is State.DELIVERED
+
+    assert pushes.ids == [queued[0], *waiting[:2]]
+    assert pipeline.released() == [*queued[1:], waiting[2]]
+    assert pipeline.in_state(State.RECEIVED) == arrived
+    assert pipeline.in_state(State.DELIVERING) == []
+
+
+def test_another_recipients_routed_report_or_any_received_one_waits_for_a_worker(
+    pipeline: Pipeline,
+) -> None:
+    with pipeline.uow() as uow:
+        assert not uow.queries.others_waiting("bergen")
+    pipeline.routed(2)  # bergen's, on the queue
+    with pipeline.uow() as uow:
+        assert not uow.queries.others_waiting("bergen")
+        assert uow.queries.others_waiting("oslo")
+    pipeline.received(1)
+    with pipeline.uow() as uow:
+        assert uow.queries.others_waiting("bergen")
+
+
 def test_a_failed_attempt_ends_the_going_on_and_claims_nothing_more(
     pipeline: Pipeline,
 ) -> None:
