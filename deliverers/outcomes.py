@@ -10,7 +10,6 @@ caller has locked the report and owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +23,7 @@ from deliverers.breaker import (
 from deliverers.control import DeliveryControl
 from deliverers.retry import DeadLetter
 from ledger.lifecycle import State
-from ledger.records import DeadLetterKind, Kind, RecipientHealth, Report, StateKind
+from ledger.records import DeadLetterKind, Move, RecipientHealth, Report, StateKind
 from ledger.uow import UnitOfWork
 
 DELIVERER = "deliverer"
@@ -32,17 +31,6 @@ DELIVERER = "deliverer"
 Outcome = Receipt | Sent | DeliveryError
 
 _CLEARED: Mapping[str, Any] = {"lease_until": None, "receipt_due_at": None}
-
-
-@dataclass(frozen=True)
-class Move:
-    """A state change to record, with why and what else changes on the report."""
-
-    to_state: State
-    reason: str | None = None
-    kind: Kind | None = None
-    detail: Mapping[str, Any] | None = None
-    changes: Mapping[str, Any] = field(default_factory=dict)
 
 
 def dead_letter(reason: str, kind: DeadLetterKind, detail: Mapping[str, Any] | None = None) -> Move:

@@ -27,7 +27,7 @@ from deliverers.breaker import Admit, admit, free_slots
 from deliverers.control import DeliveryControl
 from ledger.lifecycle import State
 from ledger.queries import RoutingRoom
-from ledger.records import RecipientHealth, Report, StateKind
+from ledger.records import Move, RecipientHealth, Report, StateKind
 from ledger.topology import deliver_dispatch
 from ledger.uow import UnitOfWork
 
@@ -146,12 +146,13 @@ def take_and_release(
     *,
     actor: str,
     health: RecipientHealth,
-) -> Report | None:
+) -> tuple[Report, Move] | None:
     """As `release_waiting` after a settlement, except that the oldest report released is
-    not put on its vendor's queue but returned, ROUTED and locked, for the caller to claim
-    in this transaction and deliver itself: a worker whose delivery succeeded goes on with
-    its recipient's backlog without a message and a task for each report. None if no report
-    is ready, or if the first one would be the breaker's probe."""
+    not put on its vendor's queue but returned, locked and still waiting, with the move that
+    releases it (to ROUTED, no message), for the caller to record with its claim in one
+    statement and deliver itself: a worker whose delivery succeeded goes on with its
+    recipient's backlog without a message and a task for each report. None if no report is
+    ready, or if the first one would be the breaker's probe."""
     _, kept = _release(uow, recipient, control, now, actor, health, queued_ahead=True, keep=True)
     return kept
 
@@ -166,9 +167,9 @@ def _release(
     queued_ahead: bool,
     *,
     keep: bool,
-) -> tuple[int, Report | None]:
+) -> tuple[int, tuple[Report, Move] | None]:
     """Release into the recipient's free room, oldest first; with `keep`, the first
-    released (unless it is a probe) is moved without a message and returned."""
+    released (unless it is a probe) is returned with its release, not recorded."""
     if health is None:
         health = uow.health.get(recipient, lock=True)
     if health.open_until is not None and now < health.open_until:
@@ -181,7 +182,7 @@ def _release(
     )
     slots = free_slots(health, control.breaker, room, busy, now)
     released = 0
-    kept: Report | None = None
+    kept: tuple[Report, Move] | None = None
     for report in candidates[: max(slots, 0)]:
         if not ready(report, now):
             continue
@@ -198,17 +199,11 @@ def _release(
             reason = "released: its recipient has room"
         else:
             reason = "retry due"
-        keeping = keep and released == 0 and not decision.probe
-        moved = uow.reports.move(
-            report,
-            State.ROUTED,
-            at=now,
-            actor=actor,
-            reason=reason,
-            changes={"next_attempt_at": None},
-            dispatch=None if keeping else deliver_dispatch(report.vendor),
-        )
-        if keeping:
-            kept = moved
+        release = Move(State.ROUTED, reason, changes={"next_attempt_at": None})
+        if keep and released == 0 and not decision.probe:
+            kept = (report, release)
+        else:
+            dispatch = deliver_dispatch(report.vendor)
+            uow.reports.move_through(report, (release,), at=now, actor=actor, dispatch=dispatch)
         released += 1
     return released, kept

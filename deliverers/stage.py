@@ -33,7 +33,7 @@ from deliverers.release import release_waiting, take_and_release
 from ledger.database import once_more_if_lost
 from ledger.digest import sha256_hex
 from ledger.lifecycle import State
-from ledger.records import DeadLetterKind, RecipientHealth, Report, StateKind
+from ledger.records import DeadLetterKind, Move, RecipientHealth, Report, StateKind
 from ledger.uow import UnitOfWork
 
 CAPACITY_WAIT_SECONDS = 1.0
@@ -177,8 +177,14 @@ def _settle(
                 uow, recipient, control, settled_at, actor=DELIVERER, health=health
             )
             if following is not None:
+                waiting, release = following
                 taken = _claim(
-                    uow, following, lambda: uow.reports.document(following.id), control, settled_at
+                    uow,
+                    waiting,
+                    lambda: uow.reports.document(waiting.id),
+                    control,
+                    settled_at,
+                    released=release,
                 )
         else:
             release_waiting(
@@ -244,29 +250,27 @@ def _claim(
     at: datetime,
     *,
     probe: RecipientHealth | None = None,
+    released: Move | None = None,
 ) -> Claim | State:
     """ROUTED (locked, admitted) -> DELIVERING under a lease, with its content to send; or
     DEAD_LETTERED if retention erased its content. In the caller's transaction. `probe`:
-    the recipient's health with this attempt as its breaker's probe, saved if it is made."""
+    the recipient's health with this attempt as its breaker's probe, saved if it is made.
+    `released`: the report still waits, and this move (to ROUTED) is recorded first, in the
+    same statement."""
+    before = () if released is None else (released,)
     document = read_document()
     if document is None:  # retention erased it (a verified report found missing later)
-        gone = uow.reports.move(
-            report,
+        gone = Move(
             State.DEAD_LETTERED,
-            at=at,
-            actor=DELIVERER,
-            reason="its content was erased by retention; it cannot be delivered again",
-            kind=DeadLetterKind.MISSING,
+            "its content was erased by retention; it cannot be delivered again",
+            DeadLetterKind.MISSING,
         )
-        return gone.state
+        return uow.reports.move_through(report, (*before, gone), at=at, actor=DELIVERER).state
     if probe is not None:
         uow.health.save(probe)
     attempt = report.attempts + 1
-    claimed = uow.reports.move(
-        report,
+    claim = Move(
         State.DELIVERING,
-        at=at,
-        actor=DELIVERER,
         detail={"attempt": attempt, **({"probe": True} if probe is not None else {})},
         changes={
             "attempts": attempt,
@@ -274,6 +278,7 @@ def _claim(
             "next_attempt_at": None,
         },
     )
+    claimed = uow.reports.move_through(report, (*before, claim), at=at, actor=DELIVERER)
     return Claim(claimed, document)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -91,6 +91,17 @@ class Report:
         values = dict(row)
         values["state"] = State(values["state"])
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class Move:
+    """A state change to record, with why and what else changes on the report."""
+
+    to_state: State
+    reason: str | None = None
+    kind: Kind | None = None
+    detail: Mapping[str, Any] | None = None
+    changes: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ records the erasure as a transition.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ from ledger.records import (
     Dispatch,
     IdempotencyKey,
     Kind,
+    Move,
     NewReport,
     Report,
     StateKind,
@@ -255,48 +256,73 @@ class ReportStore:
         `report` must have been read in this transaction with `lock=True`.
         Raises `IllegalTransition` (and writes nothing) if the lifecycle forbids the move.
         """
-        check_transition(report.id, report.state, to_state)
-        sequence = report.last_sequence + 1
-        # The transition's columns, built here rather than through a `Transition` and
-        # `dataclasses.asdict`: this runs several times for every report.
-        link: dict[str, Any] = {
-            "report_id": report.id,
-            "sequence": sequence,
-            "from_state": report.state.value,
-            "to_state": to_state.value,
-            "at": at,
-            "actor": actor,
-            "reason": reason,
-            "detail": dict(detail) if detail else None,
-            "previous_hash": report.last_hash,
-        }
-        link["hash"] = link_hash(
-            report.last_hash,
-            report.id,
-            sequence,
-            report.state.value,
-            to_state.value,
-            at,
-            actor,
-            reason,
-            link["detail"],
-        )
-        values: dict[str, Any] = dict(changes or {})
+        move = Move(to_state, reason, kind, detail, changes or {})
+        return self.move_through(report, (move,), at=at, actor=actor, dispatch=dispatch)
+
+    def move_through(
+        self,
+        report: Report,
+        moves: Sequence[Move],
+        *,
+        at: datetime,
+        actor: str,
+        dispatch: Dispatch | None = None,
+    ) -> Report:
+        """Record `moves` one after another, as `move` would each (every transition in the
+        chain, the changes applied in order, the last move's reason and kind kept), in one
+        statement: a report routed and parked at once, or released and claimed at once."""
+        state, sequence, last_hash = report.state, report.last_sequence, report.last_hash
+        values: dict[str, Any] = {}
+        params: dict[str, Any] = {}
+        for number, move in enumerate(moves):
+            check_transition(report.id, state, move.to_state)
+            sequence += 1
+            # The transition's columns, built here rather than through a `Transition` and
+            # `dataclasses.asdict`: this runs several times for every report.
+            detail = dict(move.detail) if move.detail else None
+            hash_ = link_hash(
+                last_hash,
+                report.id,
+                sequence,
+                state.value,
+                move.to_state.value,
+                at,
+                actor,
+                move.reason,
+                detail,
+            )
+            link = {
+                "report_id": report.id,
+                "sequence": sequence,
+                "from_state": state.value,
+                "to_state": move.to_state.value,
+                "at": at,
+                "actor": actor,
+                "reason": move.reason,
+                "detail": detail,
+                "previous_hash": last_hash,
+                "hash": hash_,
+            }
+            params.update({f"t{number}_{name}": value for name, value in link.items()})
+            values.update(move.changes)
+            state, last_hash = move.to_state, hash_
+        last = moves[-1]
         values.update(
-            state=to_state.value,
+            state=state.value,
             updated_at=at,
             last_sequence=sequence,
-            last_hash=link["hash"],
-            state_reason=reason,
-            state_kind=kind.value if kind else None,
+            last_hash=last_hash,
+            state_reason=last.reason,
+            state_kind=last.kind.value if last.kind else None,
         )
-        params = {f"m_{name}": value for name, value in values.items()}
-        params.update({f"t_{name}": value for name, value in link.items()})
+        params.update({f"m_{name}": value for name, value in values.items()})
         params.update(m_report_id=report.id, m_expected_sequence=report.last_sequence)
         if dispatch is not None:
             params.update(o_task=dispatch.task, o_queue=dispatch.queue)
         postgres = self._db.dialect.name == "postgresql"
-        statements = _move_statements(tuple(sorted(values)), dispatch is not None, postgres)
+        statements = _move_statements(
+            tuple(sorted(values)), len(moves), dispatch is not None, postgres
+        )
         row = self._db.execute(statements[0], params).mappings().first()
         if row is None:
             raise ConcurrentChange(report.id)  # nothing was written
@@ -394,12 +420,15 @@ _OUTBOX_COLUMNS = ("report_id", "task", "queue", "created_at", "publish_attempts
 
 
 @functools.lru_cache(maxsize=64)
-def _move_statements(columns: tuple[str, ...], dispatch: bool, postgres: bool) -> tuple[Any, ...]:
-    """The statements of one move whose report update sets `columns`, built once per shape
-    (SQLAlchemy then compiles each once per engine). The first returns the moved report's
-    row, or none if the report was not where the caller read it (then nothing is written).
+def _move_statements(
+    columns: tuple[str, ...], links: int, dispatch: bool, postgres: bool
+) -> tuple[Any, ...]:
+    """The statements of a move whose report update sets `columns` and records `links`
+    transitions, built once per shape (SQLAlchemy then compiles each once per engine). The
+    first returns the moved report's row, or none if the report was not where the caller
+    read it (then nothing is written).
 
-    On PostgreSQL that is one statement (the update with RETURNING, the transition and the
+    On PostgreSQL that is one statement (the update with RETURNING, the transitions and the
     outbox row inserted from it as data-modifying CTEs): one round trip instead of four. On
     SQLite, whose statements cost no round trip, the update with RETURNING, then the rows.
     """
@@ -415,7 +444,10 @@ def _move_statements(columns: tuple[str, ...], dispatch: bool, postgres: bool) -
     def param(table: Table, name: str, prefix: str) -> Any:
         return bindparam(f"{prefix}_{name}", type_=table.c[name].type)
 
-    transition_params = [param(schema.transitions, n, "t") for n in _TRANSITION_COLUMNS]
+    transitions = [
+        [param(schema.transitions, name, f"t{number}") for name in _TRANSITION_COLUMNS]
+        for number in range(links)
+    ]
     outbox_params = [
         bindparam("m_report_id"),
         bindparam("o_task"),
@@ -425,9 +457,8 @@ def _move_statements(columns: tuple[str, ...], dispatch: bool, postgres: bool) -
     ]
     if not postgres:
         rows = [
-            schema.transitions.insert().values(
-                dict(zip(_TRANSITION_COLUMNS, transition_params, strict=True))
-            )
+            schema.transitions.insert().values(dict(zip(_TRANSITION_COLUMNS, link, strict=True)))
+            for link in transitions
         ]
         if dispatch:
             rows.append(
@@ -442,7 +473,10 @@ def _move_statements(columns: tuple[str, ...], dispatch: bool, postgres: bool) -
         typed = [cast(p, table.c[n].type) for n, p in zip(names, params, strict=True)]
         return table.insert().from_select(list(names), select(*typed).select_from(moved))
 
-    ctes = [from_moved(schema.transitions, _TRANSITION_COLUMNS, transition_params).cte("link")]
+    ctes = [
+        from_moved(schema.transitions, _TRANSITION_COLUMNS, link).cte(f"link{number}")
+        for number, link in enumerate(transitions)
+    ]
     if dispatch:
         ctes.append(from_moved(schema.outbox, _OUTBOX_COLUMNS, outbox_params).cte("message"))
     return (select(moved).add_cte(*ctes),)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.lifecycle import State
-from ledger.records import Report, StateKind, Transition
+from ledger.records import Move, Report, StateKind, Transition
 from ledger.topology import deliver_dispatch
 from ledger.uow import UnitOfWork
 from router.choice import Choice, decide
@@ -124,12 +124,9 @@ def _route(
     match decision:
         case Routed():
             wait = admission(uow, decision.recipient, at) if admission else None
-            moved = uow.reports.move(
-                report,
+            routed = Move(
                 State.ROUTED,
-                at=at,
-                actor=actor,
-                reason=reason,
+                reason,
                 detail={**_routed_detail(decision), **extra},
                 changes={
                     "recipient": decision.recipient,
@@ -140,20 +137,21 @@ def _route(
                     "attempts": 0,
                     "next_attempt_at": None,
                 },
-                dispatch=None if wait else deliver_dispatch(decision.vendor),
             )
             if not wait:
-                return moved
-            return uow.reports.move(
-                moved,
+                dispatch = deliver_dispatch(decision.vendor)
+                return uow.reports.move_through(
+                    report, (routed,), at=at, actor=actor, dispatch=dispatch
+                )
+            parked = Move(
                 State.RETRY_SCHEDULED,
-                at=at,
-                actor=actor,
-                reason=f"waiting, no attempt spent: {wait}",
-                kind=StateKind.WAITING,
+                f"waiting, no attempt spent: {wait}",
+                StateKind.WAITING,
                 detail={"wait": "routing"},
                 changes={"next_attempt_at": at},
             )
+            # Routed and parked in one statement: a burst is mostly parked.
+            return uow.reports.move_through(report, (routed, parked), at=at, actor=actor)
         case Held():
             return uow.reports.move(
                 report,

@@ -7,13 +7,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import DatabaseError
 
 from ledger import schema
 from ledger.chain import first_break
 from ledger.lifecycle import IllegalTransition, State
-from ledger.records import NewReport
+from ledger.records import Move, NewReport, StateKind
 from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
 from tests.support.ledger import TEST_KEYS
@@ -77,6 +77,66 @@ def test_a_rolled_back_unit_of_work_leaves_no_trace(ledger_engine: Engine) -> No
         assert report is not None
         assert report.state is State.RECEIVED
         assert uow.outbox.count(report_id) == 1
+
+
+def test_several_moves_are_recorded_as_each_would_be_in_one_statement(
+    ledger_engine: Engine,
+) -> None:
+    """Routed and parked at once: each transition in the chain, every change applied, the
+    last move's reason and kind kept; one statement on PostgreSQL (a round trip each)."""
+    report_id = add_report(ledger_engine)
+    statements: list[str] = []
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+        report = uow.reports.get(report_id, lock=True)
+        assert report is not None
+        routed = Move(State.ROUTED, detail={"by": "test"}, changes={"recipient": "bergen"})
+        parked = Move(
+            State.RETRY_SCHEDULED,
+            "waiting",
+            StateKind.WAITING,
+            changes={"next_attempt_at": T0},
+        )
+
+        def count(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(ledger_engine, "before_cursor_execute", count)
+        try:
+            moved = uow.reports.move_through(report, (routed, parked), at=T0, actor="router")
+        finally:
+            event.remove(ledger_engine, "before_cursor_execute", count)
+        uow.commit()
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+        stored = uow.reports.get(report_id)
+        history = uow.reports.history(report_id)
+    assert stored == moved
+    assert (moved.state, moved.recipient, moved.next_attempt_at) == (
+        State.RETRY_SCHEDULED,
+        "bergen",
+        T0,
+    )
+    assert (moved.state_reason, moved.state_kind) == ("waiting", StateKind.WAITING)
+    assert [(t.from_state, t.to_state, t.reason, t.detail) for t in history[1:]] == [
+        (State.RECEIVED, State.ROUTED, None, {"by": "test"}),
+        (State.ROUTED, State.RETRY_SCHEDULED, "waiting", None),
+    ]
+    assert first_break(history) is None
+    assert (moved.last_sequence, moved.last_hash) == (history[-1].sequence, history[-1].hash)
+    assert len(statements) == (1 if ledger_engine.dialect.name == "postgresql" else 3)
+
+
+def test_a_move_through_an_illegal_step_writes_nothing(ledger_engine: Engine) -> None:
+    report_id = add_report(ledger_engine)
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+        report = uow.reports.get(report_id, lock=True)
+        assert report is not None
+        with pytest.raises(IllegalTransition):
+            uow.reports.move_through(
+                report, (Move(State.ROUTED), Move(State.VERIFIED)), at=T0, actor="test"
+            )
+        uow.commit()
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+        assert len(uow.reports.history(report_id)) == 1
 
 
 @pytest.mark.parametrize(
