@@ -8,8 +8,8 @@
    record the outcome, and release the recipient's next waiting reports into the slot it
    frees (`deliverers.release`), so a backlog drains at the recipient's capacity.
 4. After a success, for up to `follow_on_seconds` and while no other recipient's report
-   waits for a worker, the settlement claims the oldest of those for this worker instead of
-   queueing it, and the worker goes back to 2 with it.
+   has waited `OTHERS_WAIT_SECONDS` for a worker, the settlement claims the oldest of those
+   for this worker instead of queueing it, and the worker goes back to 2 with it.
    A duplicate message finds the report moved on and does nothing;
    the case system's idempotency on the report id makes a duplicate push harmless.
 """
@@ -37,6 +37,9 @@ from ledger.records import DeadLetterKind, Move, RecipientHealth, Report, StateK
 from ledger.uow import UnitOfWork
 
 CAPACITY_WAIT_SECONDS = 1.0
+# A worker going on with its recipient's backlog stops once another report has waited this
+# long for a worker (`ledger.queries.ReportQueries.others_waiting`).
+OTHERS_WAIT_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,9 @@ def deliver_report(
     """Make one attempt if the report is ROUTED; returns the state it moved to, or None.
 
     After a successful attempt, for up to its recipient's `follow_on_seconds` and while no
-    other recipient's report waits for a worker, the worker goes on with the recipient's
-    next waiting report, claimed by the transaction that records the outcome (`_settle`)."""
+    other recipient's report has waited long for a worker, the worker goes on with the
+    recipient's next waiting report, claimed by the transaction that records the outcome
+    (`_settle`)."""
     claimed = once_more_if_lost(
         lambda: claim_attempt(
             uow_factory(), report_id, control_for=control_for, now=now, jitter=jitter
@@ -153,7 +157,7 @@ def _settle(
 ) -> tuple[State, Claim | None] | None:
     """Record the attempt's outcome, if the claim still holds (else None), and fill the slot
     it frees in the same transaction: with `go_on` (and no other recipient's report waiting
-    for a worker), by claiming the recipient's next waiting report for this worker
+    long for a worker), by claiming the recipient's next waiting report for this worker
     (returned), and by releasing the rest of its room onto the queue.
     """
     assert report.recipient is not None
@@ -170,9 +174,11 @@ def _settle(
         # The slot this attempt held is free: the recipient's next waiting report takes
         # it now, in the same transaction, instead of at the scheduler's next tick.
         taken: Claim | State | None = None
-        # It goes on only while no other recipient's report waits for a worker: a backlog
-        # drains without a message each, and does not stand in front of anyone else.
-        if go_on and not uow.queries.others_waiting(recipient):
+        # It goes on until another report has waited a moment for a worker (one whose
+        # recipient no worker serves, or one to route): a backlog drains without a message
+        # each, and does not stand in front of anyone else's; two busy recipients both go on.
+        waited = settled_at - timedelta(seconds=OTHERS_WAIT_SECONDS)
+        if go_on and not uow.queries.others_waiting(recipient, waited):
             following = take_and_release(
                 uow, recipient, control, settled_at, actor=DELIVERER, health=health
             )

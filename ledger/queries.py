@@ -58,11 +58,15 @@ class ReportQueries:
         query = _count_for_recipient(tuple(s.value for s in states))
         return int(self._db.execute(query, {"recipient": recipient}).scalar_one())
 
-    def others_waiting(self, recipient: str) -> bool:
-        """Does a report wait for a worker that is not `recipient`'s: another recipient's
-        ROUTED report (on its vendor's queue), or any RECEIVED one (on the route queue)?
-        Two index probes, nothing locked."""
-        return bool(self._db.execute(_OTHERS_WAITING, {"recipient": recipient}).scalar_one())
+    def others_waiting(
+        self, recipient: str | None, since: datetime, *, to_route: bool = True
+    ) -> bool:
+        """Has a report that is not `recipient`'s (None: any report) waited for a worker
+        since before `since`: a ROUTED report (on its vendor's queue) of another recipient
+        that has none DELIVERING (no worker serves it), or, with `to_route`, any RECEIVED
+        one (on the route queue)? A few index probes, nothing locked."""
+        parameters = {"recipient": recipient or "", "since": since}  # no recipient is ""
+        return bool(self._db.execute(_others_waiting(to_route), parameters).scalar_one())
 
     def recipients_with_due_retries(self, now: datetime) -> list[str]:
         """Recipients with a RETRY_SCHEDULED report that could go now if they have room:
@@ -207,15 +211,30 @@ def _without(row: dict[str, object]) -> dict[str, object]:
 # and computes its cache key once.
 
 
-# Built once. `state = ...` alone, so that the (state, updated_at) index finds the few rows.
-_OTHERS_WAITING = select(
-    or_(
+# The (state, updated_at) index finds the few rows.
+@functools.lru_cache(maxsize=2)
+def _others_waiting(to_route: bool) -> Select[Any]:
+    since = bindparam("since", type_=schema.reports.c.updated_at.type)
+    waiting, served = schema.reports.alias("waiting"), schema.reports.alias("served")
+    unserved = (
         exists()
-        .where(schema.reports.c.state == State.ROUTED.value)
-        .where(schema.reports.c.recipient != bindparam("recipient")),
-        exists().where(schema.reports.c.state == State.RECEIVED.value),
+        .where(waiting.c.state == State.ROUTED.value)
+        .where(waiting.c.updated_at < since)
+        .where(waiting.c.recipient != bindparam("recipient"))
+        .where(
+            ~exists()
+            .where(served.c.recipient == waiting.c.recipient)
+            .where(served.c.state == State.DELIVERING.value)
+        )
     )
-)
+    if not to_route:
+        return select(unserved)
+    unrouted = (
+        exists()
+        .where(schema.reports.c.state == State.RECEIVED.value)
+        .where(schema.reports.c.updated_at < since)
+    )
+    return select(or_(unserved, unrouted))
 
 
 @functools.lru_cache(maxsize=16)

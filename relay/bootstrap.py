@@ -7,9 +7,10 @@ import logging
 import os
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from deliverers.fiks_io import KombuMailbox
 from deliverers.registry import AdapterResources, build_deliverer
 from deliverers.release import RoomsAtRouting, room_at_routing
 from deliverers.retry import RetryPolicy
+from deliverers.stage import OTHERS_WAIT_SECONDS
 from ledger.alerts import OverdueLimits
 from ledger.checkpoint import CheckpointError
 from ledger.clock import utc_now
@@ -43,7 +45,7 @@ from router.routes import (
     RoutesFileError,
     RouteTable,
 )
-from router.stage import ROUTER, route_received_in_turn, route_report
+from router.stage import ROUTER, route_report, route_while_full
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ log = logging.getLogger(__name__)
 # short transaction, while its own queued message costs a task; bounded, so that one task
 # never holds its worker long.
 ROUTE_ALONG = 16
+# ... and a task that routed a full batch routes the next, for up to this long.
+ROUTE_ON_SECONDS = 1.0
 
 
 def load_settings() -> Settings:
@@ -111,7 +115,9 @@ class Container:
         operator asked to route again is routed as they asked, with this table. Then up to
         ROUTE_ALONG RECEIVED reports too, the municipalities taking turns
         (`router.stage.route_received_in_turn`), so that a burst is routed at the ledger's
-        pace, not one queued message at a time, and not in front of everyone else."""
+        pace, not one queued message at a time, and not in front of everyone else. While
+        they make a full batch, the next ROUTE_ALONG, for up to ROUTE_ON_SECONDS, until a
+        delivery has waited a moment for a worker (`deliverers.stage.OTHERS_WAIT_SECONDS`)."""
         table = self.routes
         routed = route_report(
             self.uow(),
@@ -124,14 +130,22 @@ class Container:
             act_on_requests=True,
             admission=self.room_at_routing,
         )
-        route_received_in_turn(
+        route_while_full(
             self.uow,
             table,
             self.now,
             limit=ROUTE_ALONG,
-            admission=RoomsAtRouting(self.control_for),
+            admission_for=lambda: RoomsAtRouting(self.control_for),
+            until=time.monotonic() + ROUTE_ON_SECONDS,
+            clock=time.monotonic,
+            stop=self._delivery_waits,
         )
         return routed
+
+    def _delivery_waits(self) -> bool:
+        since = self.now() - timedelta(seconds=OTHERS_WAIT_SECONDS)
+        with self.uow() as uow:
+            return uow.queries.others_waiting(None, since, to_route=False)
 
     def room_at_routing(self, uow: UnitOfWork, recipient: str, at: datetime) -> str | None:
         """Why a report routed to `recipient` waits in the ledger instead of its vendor's

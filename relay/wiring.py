@@ -26,7 +26,7 @@ from ledger.outbox import publish_outbox, sweep_stalled
 from ledger.records import OutboxMessage
 from ledger.topology import HEARTBEAT_TASK, task_name
 from relay.alert_webhook import send_alerts
-from relay.bootstrap import ROUTE_ALONG, Container
+from relay.bootstrap import Container
 from relay.broker import broker_connection, forget_taken_messages
 from relay.celery_app import RelayCelery, worker_queues
 from relay.console.app import mount_console
@@ -90,8 +90,9 @@ def outbox_jobs(container: Container, publisher: CeleryPublisher) -> list[Period
     c = container
 
     def publish() -> int:
-        # A route task routes up to ROUTE_ALONG reports along with its own.
-        return publish_outbox(c.uow, publisher, c.now, batch=OUTBOX_BATCH, route_every=ROUTE_ALONG)
+        # One route message a pass for the reports still RECEIVED: its task routes them
+        # along, ROUTE_ALONG at a time for up to ROUTE_ON_SECONDS (`Container.route`).
+        return publish_outbox(c.uow, publisher, c.now, batch=OUTBOX_BATCH, route_every=OUTBOX_BATCH)
 
     def publish_all() -> int:
         published = total = publish()

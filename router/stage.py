@@ -96,6 +96,30 @@ def route_received_in_turn(
     return len(reports)
 
 
+def route_while_full(
+    uow_factory: Callable[[], UnitOfWork],
+    table: RouteTable,
+    now: Callable[[], datetime],
+    *,
+    limit: int,
+    admission_for: Callable[[], Admission],
+    until: float,
+    clock: Callable[[], float],
+    stop: Callable[[], bool],
+) -> int:
+    """`route_received_in_turn` batch after batch while each batch is full (a burst), until
+    `clock()` reaches `until` or `stop()` says someone else waits for the worker; how many
+    were routed. `admission_for` makes each batch's admission (one per transaction)."""
+    total = 0
+    while True:
+        routed = route_received_in_turn(
+            uow_factory, table, now, limit=limit, admission=admission_for()
+        )
+        total += routed
+        if routed < limit or clock() >= until or stop():
+            return total
+
+
 def _route(
     uow: UnitOfWork,
     table: RouteTable,

@@ -28,7 +28,7 @@ from deliverers.rest_json import RestJsonDeliverer
 from deliverers.retry import RetryPolicy
 from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
 from deliverers.scheduled import release_due_retries
-from deliverers.stage import Claim, claim_attempt, deliver_report
+from deliverers.stage import OTHERS_WAIT_SECONDS, Claim, claim_attempt, deliver_report
 from ledger import schema
 from ledger.database import create_ledger_engine
 from ledger.lifecycle import State
@@ -38,7 +38,7 @@ from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
 from relay.servers import RestartableServer, ServerThread, bind
 from router.routes import RouteTable, load_routes
-from router.stage import route_received_in_turn, route_report
+from router.stage import route_received_in_turn, route_report, route_while_full
 from tests.support.clock import T0, Clock
 from tests.support.ledger import TEST_KEYS
 
@@ -526,15 +526,21 @@ class Meanwhile(Pushes):
         return super().deliver(delivery)
 
 
-def test_a_worker_stops_going_on_as_soon_as_another_report_waits_for_a_worker(
-    pipeline: Pipeline,
+def test_a_worker_stops_going_on_once_another_report_has_waited_for_a_worker(
+    pipeline: Pipeline, clock: Clock
 ) -> None:
-    """A backlog does not stand in front of anyone else: the settlement after another
-    report arrives releases the next waiting one onto the queue instead of claiming it."""
+    """A backlog does not stand in front of anyone else for more than a moment: the
+    settlement after another report has waited OTHERS_WAIT_SECONDS releases the next
+    waiting one onto the queue instead of claiming it."""
     burst = pipeline.routed(BACKLOG, admitted=True)
     queued, waiting = burst[:ROOM], burst[ROOM:]
     arrived: list[str] = []
-    pushes = Meanwhile(pipeline.deliverer, at=3, then=lambda: arrived.extend(pipeline.received(1)))
+
+    def another_arrives_and_waits() -> None:
+        arrived.extend(pipeline.received(1))
+        clock.advance(OTHERS_WAIT_SECONDS * 2)
+
+    pushes = Meanwhile(pipeline.deliverer, at=3, then=another_arrives_and_waits)
     going_on = dataclasses.replace(CONTROL, follow_on_seconds=60)
 
     assert pipeline.deliver(queued[0], control=going_on, deliverer=pushes) is State.DELIVERED
@@ -545,18 +551,26 @@ def test_a_worker_stops_going_on_as_soon_as_another_report_waits_for_a_worker(
     assert pipeline.in_state(State.DELIVERING) == []
 
 
-def test_another_recipients_routed_report_or_any_received_one_waits_for_a_worker(
-    pipeline: Pipeline,
+def test_another_recipients_routed_report_while_none_of_its_is_served_or_any_received_one_waits(
+    pipeline: Pipeline, clock: Clock
 ) -> None:
+    later = clock() + timedelta(seconds=1)
     with pipeline.uow() as uow:
-        assert not uow.queries.others_waiting("bergen")
-    pipeline.routed(2)  # bergen's, on the queue
+        assert not uow.queries.others_waiting("bergen", later)
+    routed = pipeline.routed(2)  # bergen's, on the queue since now
     with pipeline.uow() as uow:
-        assert not uow.queries.others_waiting("bergen")
-        assert uow.queries.others_waiting("oslo")
+        assert not uow.queries.others_waiting("bergen", later)
+        assert uow.queries.others_waiting("oslo", later)
+        assert not uow.queries.others_waiting("oslo", clock())  # not waiting before now
+    claimed = claim_attempt(
+        pipeline.uow(), routed[0], control_for=lambda r: CONTROL, now=clock, jitter=lambda: 0.0
+    )
+    assert isinstance(claimed, Claim)
+    with pipeline.uow() as uow:  # a worker serves bergen: its other report waits its turn
+        assert not uow.queries.others_waiting("oslo", later)
     pipeline.received(1)
     with pipeline.uow() as uow:
-        assert uow.queries.others_waiting("bergen")
+        assert uow.queries.others_waiting("bergen", later)
 
 
 def test_a_failed_attempt_ends_the_going_on_and_claims_nothing_more(
@@ -659,3 +673,36 @@ def test_a_success_settles_without_the_recipients_health_row_while_its_breaker_i
         holding.let_go()
     with impatient.uow() as uow:
         assert uow.health.get("bergen").last_success_at == T0
+
+
+@pytest.mark.parametrize(
+    ("until", "stop_after", "routed"),
+    [
+        (float("inf"), 99, [16, 16, 16, 2]),  # batch after batch until one is not full
+        (float("inf"), 2, [16, 16]),  # a delivery waits for the worker: it stops
+        (0.0, 99, [16]),  # its time is up after the first batch
+    ],
+)
+def test_a_route_task_routes_a_burst_batch_after_batch_while_nobody_else_waits(
+    pipeline: Pipeline, until: float, stop_after: int, routed: list[int]
+) -> None:
+    pipeline.received(50)
+    asked: list[int] = []
+
+    def someone_waits() -> bool:
+        asked.append(len(asked) + 1)
+        return len(asked) >= stop_after
+
+    total = route_while_full(
+        pipeline.uow,
+        pipeline.table,
+        pipeline.clock,
+        limit=16,
+        admission_for=lambda: RoomsAtRouting(lambda recipient: CONTROL),
+        until=until,
+        clock=lambda: 0.0,
+        stop=someone_waits,
+    )
+
+    assert total == sum(routed)
+    assert len(pipeline.in_state(State.RECEIVED)) == 50 - sum(routed)
