@@ -66,8 +66,13 @@ def test_a_redis_restart_with_deliveries_in_flight_does_not_stop_delivery(
     with split_stack(tmp_path, postgres_url, broker, (BERGEN,), WATCHED, supervised=True) as stack:
         restart_redis_mid_delivery(stack, restartable_redis)
         worker = stack.processes["worker"]
-        if "Couldn't ack" in worker.log():  # the wedge: healed by the watchdog's exit
-            assert EXIT_WEDGED in worker.exits, worker.exits
+        if "Couldn't ack" in worker.log():  # the wedge's mark
+            # Everything may be delivered before the watchdog sees the consumer stall (a
+            # worker going on with its recipient's reports needs no message for them): the
+            # worker must still take messages, itself or once its watchdog has exited it.
+            later = stack.submit_many("4601", 1)
+            stack.wait_for_states(later, {State.VERIFIED}, timeout=60)
+            print(f"worker exits: {worker.exits} (EXIT_WEDGED is {EXIT_WEDGED})")
 
 
 def test_relay_run_restarts_its_own_consumer_after_a_redis_restart(
