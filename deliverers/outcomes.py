@@ -110,16 +110,7 @@ def health_after(
 
 
 def record(uow: UnitOfWork, report: Report, move: Move, *, at: datetime, actor: str) -> Report:
-    return uow.reports.move(
-        report,
-        move.to_state,
-        at=at,
-        actor=actor,
-        reason=move.reason,
-        kind=move.kind,
-        detail=move.detail,
-        changes=move.changes,
-    )
+    return uow.reports.move_through(report, (move,), at=at, actor=actor)
 
 
 def apply_outcome(
