@@ -95,6 +95,7 @@ def verify_delivered(
     cutoff = now() - timedelta(seconds=verify_delay_seconds)
     with uow_factory() as uow:
         due = uow.queries.reports_past_due(State.DELIVERED, "updated_at", cutoff)
+        uow.close_read()
     if not due:
         return 0
 

@@ -39,13 +39,13 @@ def release_due_retries(uow_factory: UowFactory, now: Clock, control_for: Contro
     so this tick matters for retries that come due and breakers that half-open on time."""
     with uow_factory() as uow:
         recipients = uow.queries.recipients_with_due_retries(now())
+        uow.close_read()
     released = 0
     for recipient in recipients:
         control = control_for(recipient)
         with uow_factory() as uow:
             moved = release_waiting(uow, recipient, control, now(), actor=SCHEDULER)
-            if moved:
-                uow.commit()
+            uow.commit()  # what it released, or only what it read
         released += moved
     return released
 
@@ -107,6 +107,7 @@ def _each_past_due(
     again, locked, that it still is (another scheduler may have moved it)."""
     with uow_factory() as uow:
         ids = uow.queries.past_due(state, deadline, now())
+        uow.close_read()
 
     def checked(uow: UnitOfWork, report: Report) -> bool:
         moment = now()

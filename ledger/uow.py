@@ -4,8 +4,10 @@ Service functions open a unit of work, read and write through its stores (`uow.r
 `uow.outbox`, `uow.keys`, `uow.queries`, `uow.health`, `uow.alerts`, `uow.heartbeats`,
 `uow.contents`, `uow.chains`, `uow.summary`, `uow.console`) and call `uow.commit()` once.
 Leaving the block without committing rolls everything back, so a step's transition, state
-change and outbox row are written together or not at all. Content is sealed and opened with
-the key ring the unit of work is given; one opened without it reads and writes metadata only.
+change and outbox row are written together or not at all; a step that only read ends with
+`uow.close_read()`, which keeps the connection's prepared statements. Content is sealed and
+opened with the key ring the unit of work is given; one opened without it reads and writes
+metadata only.
 """
 
 from __future__ import annotations
@@ -157,6 +159,12 @@ class UnitOfWork:
         self._transaction.commit()
         if self._stores.outbox.written and self._on_outbox is not None:
             self._on_outbox()
+
+    def close_read(self) -> None:
+        """End a transaction that only read (a step that found nothing to do) with a commit,
+        not by leaving it to be rolled back: a ROLLBACK makes psycopg forget every statement
+        it prepared on the connection, and PostgreSQL would parse and plan each again."""
+        self.commit()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

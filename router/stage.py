@@ -55,10 +55,9 @@ def route_report(
     registry = default_registry() if registry is None else registry
     with uow:
         report = uow.reports.get(report_id, lock=True)
-        if report is None:
-            return None
-        request = pending_request(uow, report) if act_on_requests else None
-        if request is None and report.state not in from_states:
+        request = pending_request(uow, report) if act_on_requests and report else None
+        if report is None or (request is None and report.state not in from_states):
+            uow.close_read()
             return None
         moved = _route(uow, table, report, now(), registry, request, actor, reason, admission)
         uow.commit()
@@ -88,6 +87,7 @@ def route_received_in_turn(
     with uow_factory() as uow:
         candidates = uow.reports.received_in_turn(limit)
         if not candidates:
+            uow.close_read()
             return 0
         reports = uow.reports.lock_received(candidates)
         for report in reports:

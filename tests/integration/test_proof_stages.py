@@ -118,7 +118,9 @@ def test_a_ticks_read_backs_are_recorded_in_one_transaction(stages: Stages) -> N
         event.remove(stages.engine, "commit", committed)
 
     assert moved == 2
-    assert len(commits) == 2  # the one verify_report of `moved_on`, then the tick's one
+    # The read of those due (`close_read`), the one verify_report of `moved_on`, then the
+    # tick's one for all it found.
+    assert len(commits) == 3
     assert report(stages.engine, kept).state is State.VERIFIED
     assert history(stages.engine, lost)[-2:] == [
         (State.DELIVERED, State.MISSING),
