@@ -4,7 +4,8 @@
 delivery control in, the move to record out; the outcome and the recipient's health in,
 the health to keep out. `apply_outcome` records both. Used by the delivery stage (after a
 push), by the receipt listener (a fiks-io receipt) and by the receipt deadline job; the
-caller has locked the report and owns the transaction.
+caller owns the transaction and has locked the report, or read it before its attempt (the
+move is guarded by the report's sequence: `ConcurrentChange` if it moved since).
 """
 
 from __future__ import annotations
@@ -131,14 +132,17 @@ def apply_outcome(
     The health row is read without a lock first: a success while the breaker is closed
     changes only the time of the last success, written (under the lock) once it has moved
     by a second (`worth_saving`), so one recipient's settlements do not take turns on its
-    row. Any other change is decided again on the row read under its lock, and written."""
+    row. Any other change is decided again on the row read under its lock, and written.
+    Raises `ConcurrentChange`, having written nothing, if the report moved since it was read."""
     assert report.recipient is not None
     move = move_for(report, result, control=control, now=now, jitter=jitter, detail=detail)
-    health = uow.health.get(report.recipient)
+    # The report's row first (locked before the health row, as everywhere), and the health
+    # read in the same statement.
+    moved, health = uow.reports.move_reading_health(report, move, at=now, actor=actor)
     after = health_after(result, health, control=control, now=now)
     if worth_saving(health, after):
         health = uow.health.get(report.recipient, lock=True)
         after = health_after(result, health, control=control, now=now)
         if after != health:
             uow.health.save(after)
-    return record(uow, report, move, at=now, actor=actor), after
+    return moved, after

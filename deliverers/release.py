@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
 
 from deliverers.breaker import Admit, admit, free_slots
 from deliverers.control import DeliveryControl
 from ledger.lifecycle import State
-from ledger.queries import RoutingRoom
+from ledger.queries import RoutingRoom, SealedRow
 from ledger.records import Move, RecipientHealth, Report, StateKind
 from ledger.topology import deliver_dispatch
 from ledger.uow import UnitOfWork
@@ -40,6 +41,14 @@ ON_THEIR_WAY = (State.ROUTED, State.DELIVERING)
 # check release only into free slots: they run whether or not anything settled, and would
 # otherwise keep releasing a report for a recipient at its limit that the claim parks again.
 QUEUED_AHEAD_FACTOR = 2
+
+
+class Kept(NamedTuple):
+    """A report released for the caller to claim itself (`take_and_release`)."""
+
+    report: Report  # locked, still waiting
+    release: Move  # to ROUTED, to record with the claim
+    sealed: SealedRow  # its content as stored, read with it
 
 
 def wait_at_routing(
@@ -134,7 +143,7 @@ def release_waiting(
     caller locked (and maybe changed) it in this transaction; read and locked here if not
     given. `queued_ahead`: room for QUEUED_AHEAD_FACTOR x `max_concurrent` (a settlement),
     else for `max_concurrent`."""
-    released, _ = _release(uow, recipient, control, now, actor, health, queued_ahead, keep=False)
+    released, _ = _release(uow, recipient, control, now, actor, health, queued_ahead)
     return released
 
 
@@ -146,14 +155,19 @@ def take_and_release(
     *,
     actor: str,
     health: RecipientHealth,
-) -> tuple[Report, Move] | None:
+    others_since: datetime,
+) -> Kept | None:
     """As `release_waiting` after a settlement, except that the oldest report released is
     not put on its vendor's queue but returned, locked and still waiting, with the move that
-    releases it (to ROUTED, no message), for the caller to record with its claim in one
-    statement and deliver itself: a worker whose delivery succeeded goes on with its
-    recipient's backlog without a message and a task for each report. None if no report is
-    ready, or if the first one would be the breaker's probe."""
-    _, kept = _release(uow, recipient, control, now, actor, health, queued_ahead=True, keep=True)
+    releases it (to ROUTED, no message) and its content as stored, for the caller to record
+    with its claim in one statement and deliver itself: a worker whose delivery succeeded
+    goes on with its recipient's backlog without a message and a task for each report. None
+    if no report is ready, if the first one would be the breaker's probe, or if another
+    report has waited for a worker since `others_since` (`ReportQueries.others_waiting`,
+    asked in the same statement): then all go onto the queue."""
+    _, kept = _release(
+        uow, recipient, control, now, actor, health, queued_ahead=True, keep=others_since
+    )
     return kept
 
 
@@ -166,10 +180,11 @@ def _release(
     health: RecipientHealth | None,
     queued_ahead: bool,
     *,
-    keep: bool,
-) -> tuple[int, tuple[Report, Move] | None]:
+    keep: datetime | None = None,
+) -> tuple[int, Kept | None]:
     """Release into the recipient's free room, oldest first; with `keep`, the first
-    released (unless it is a probe) is returned with its release, not recorded."""
+    released (unless it is a probe, or another report has waited for a worker since `keep`)
+    is returned with its release, not recorded."""
     if health is None:
         health = uow.health.get(recipient, lock=True)
     if health.open_until is not None and now < health.open_until:
@@ -177,13 +192,14 @@ def _release(
     room = control.max_concurrent * (QUEUED_AHEAD_FACTOR if queued_ahead else 1)
     # The candidates and the count of those on their way in one round trip; none ready
     # (the usual case) is an empty answer.
-    busy, candidates = uow.queries.ready_to_release(
-        recipient, now, on_their_way=ON_THEIR_WAY, limit=room
+    busy, candidates, others_waiting, contents = uow.queries.ready_to_release(
+        recipient, now, on_their_way=ON_THEIR_WAY, limit=room, others_since=keep
     )
     slots = free_slots(health, control.breaker, room, busy, now)
+    keeping = keep is not None and not others_waiting
     released = 0
-    kept: tuple[Report, Move] | None = None
-    for report in candidates[: max(slots, 0)]:
+    kept: Kept | None = None
+    for number, report in enumerate(candidates[: max(slots, 0)]):
         if not ready(report, now):
             continue
         assert report.vendor is not None
@@ -200,8 +216,8 @@ def _release(
         else:
             reason = "retry due"
         release = Move(State.ROUTED, reason, changes={"next_attempt_at": None})
-        if keep and released == 0 and not decision.probe:
-            kept = (report, release)
+        if keeping and released == 0 and not decision.probe:
+            kept = Kept(report, release, contents[number])
         else:
             dispatch = deliver_dispatch(report.vendor)
             uow.reports.move_through(report, (release,), at=now, actor=actor, dispatch=dispatch)

@@ -32,6 +32,7 @@ from deliverers.outcomes import DELIVERER, Outcome, apply_outcome
 from deliverers.release import release_waiting, take_and_release
 from ledger.database import once_more_if_lost
 from ledger.digest import sha256_hex
+from ledger.errors import ConcurrentChange
 from ledger.lifecycle import State
 from ledger.records import DeadLetterKind, Move, RecipientHealth, Report, StateKind
 from ledger.uow import UnitOfWork
@@ -163,31 +164,37 @@ def _settle(
     assert report.recipient is not None
     recipient = report.recipient
     with uow_factory() as uow:
-        current = uow.reports.unmoved(report)
-        if current is None:
-            return None
         control = control_for(recipient)
         settled_at = now()
-        moved, health = apply_outcome(
-            uow, current, result, control=control, now=settled_at, jitter=jitter, detail=detail
-        )
+        try:
+            # Not read again first: the move is guarded by the claim's sequence.
+            moved, health = apply_outcome(
+                uow, report, result, control=control, now=settled_at, jitter=jitter, detail=detail
+            )
+        except ConcurrentChange:
+            return None
         # The slot this attempt held is free: the recipient's next waiting report takes
         # it now, in the same transaction, instead of at the scheduler's next tick.
         taken: Claim | State | None = None
         # It goes on until another report has waited a moment for a worker (one whose
         # recipient no worker serves, or one to route): a backlog drains without a message
         # each, and does not stand in front of anyone else's; two busy recipients both go on.
-        waited = settled_at - timedelta(seconds=OTHERS_WAIT_SECONDS)
-        if go_on and not uow.queries.others_waiting(recipient, waited):
+        if go_on:
             following = take_and_release(
-                uow, recipient, control, settled_at, actor=DELIVERER, health=health
+                uow,
+                recipient,
+                control,
+                settled_at,
+                actor=DELIVERER,
+                health=health,
+                others_since=settled_at - timedelta(seconds=OTHERS_WAIT_SECONDS),
             )
             if following is not None:
-                waiting, release = following
+                waiting, release, sealed = following
                 taken = _claim(
                     uow,
                     waiting,
-                    lambda: uow.reports.document(waiting.id),
+                    lambda: uow.reports.opened(waiting.id, sealed),
                     control,
                     settled_at,
                     released=release,
@@ -218,9 +225,11 @@ def claim_attempt(
     with uow:
         found = uow.reports.locked_with_document(report_id)  # one round trip for both
         if found is None:
+            uow.close_read()
             return None
         report, read_document = found
         if report.state is not State.ROUTED or report.recipient is None:
+            uow.close_read()  # a duplicate message: it moved on
             return None
         control = control_for(report.recipient)
         at = now()

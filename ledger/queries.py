@@ -81,17 +81,32 @@ class ReportQueries:
         )
 
     def ready_to_release(
-        self, recipient: str, now: datetime, *, on_their_way: Sequence[State], limit: int
-    ) -> tuple[int, list[Report]]:
+        self,
+        recipient: str,
+        now: datetime,
+        *,
+        on_their_way: Sequence[State],
+        limit: int,
+        others_since: datetime | None = None,
+    ) -> Ready:
         """A recipient's RETRY_SCHEDULED reports that could go now (at most `limit`, oldest
         first, locked, skipping rows another transaction holds) and how many of its reports
-        are in `on_their_way`, in one round trip; (0, []) when none could go. The count is as
-        of this statement: the caller, holding the recipient's health row, counts right."""
-        query = _ready_to_release(tuple(s.value for s in on_their_way))
-        parameters = {"recipient": recipient, "now": now, "limit": limit}
+        are in `on_their_way`, in one round trip; nothing when none could go. The count is
+        as of this statement: the caller, holding the recipient's health row, counts right.
+        With `others_since` (a settlement that may go on with the first), the same statement
+        asks `others_waiting(recipient, others_since)` too (answered only when some report
+        could go), and reads each report's sealed content (`Ready.contents`)."""
+        query = _ready_to_release(tuple(s.value for s in on_their_way), others_since is not None)
+        parameters = {"recipient": recipient, "now": now, "limit": limit, "since": others_since}
         rows = [dict(row) for row in self._db.execute(query, parameters).mappings()]
-        counted = rows[0]["on_their_way"] if rows else 0
-        return int(counted), [Report.from_row(_without(row)) for row in rows]
+        if not rows:
+            return Ready(0, [], False, [])
+        first = rows[0]
+        contents = [_sealed(row) for row in rows] if others_since is not None else []
+        reports = [Report.from_row(_without(row)) for row in rows]
+        return Ready(
+            int(first["on_their_way"]), reports, bool(first.get("others_waiting")), contents
+        )
 
     def routing_room(
         self, recipient: str, now: datetime, *, on_their_way: Sequence[State]
@@ -203,8 +218,33 @@ class RoutingRoom(NamedTuple):
     waiting_ahead: bool  # some of its reports wait in the ledger, ready to go
 
 
+# A report's content as stored (document, key_id, wrapped_key), read along with it, for
+# `ledger.reports.ReportStore.opened`; None if it has none.
+SealedRow = tuple[Any, str | None, Any] | None
+
+
+class Ready(NamedTuple):
+    on_their_way: int  # the recipient's reports routed or being delivered
+    reports: list[Report]  # its reports that could go now, oldest first, locked
+    others_waiting: bool  # asked for: another report has waited for a worker
+    contents: list[SealedRow]  # asked for: each report's content as stored
+
+
+def _sealed(row: dict[str, Any]) -> SealedRow:
+    return (
+        None
+        if row["c_present"] is None
+        else (row["c_document"], row["c_key_id"], row["c_wrapped_key"])
+    )
+
+
 def _without(row: dict[str, object]) -> dict[str, object]:
-    return {name: value for name, value in row.items() if name != "on_their_way"}
+    return {name: value for name, value in row.items() if name not in _ADDED}
+
+
+_ADDED = frozenset(
+    {"on_their_way", "others_waiting", "c_present", "c_document", "c_key_id", "c_wrapped_key"}
+)
 
 
 # The hot paths' statements, built once per shape: SQLAlchemy compiles each once per engine
@@ -248,7 +288,7 @@ def _count_for_recipient(states: tuple[str, ...]) -> Select[Any]:
 
 
 @functools.lru_cache(maxsize=16)
-def _ready_to_release(on_their_way: tuple[str, ...]) -> Select[Any]:
+def _ready_to_release(on_their_way: tuple[str, ...], others: bool) -> Select[Any]:
     busy = schema.reports.alias("busy")
     counted = (
         select(func.count())
@@ -259,8 +299,25 @@ def _ready_to_release(on_their_way: tuple[str, ...]) -> Select[Any]:
         .label("on_their_way")
     )
     now = bindparam("now", type_=schema.reports.c.next_attempt_at.type)
+    columns: list[Any] = [schema.reports, counted]
+    if others:
+        contents = schema.report_contents.c
+
+        def content(column: Any) -> Any:
+            # Looked up for each row returned (after the limit), not joined to every waiting
+            # row before it: a backlog of thousands would be.
+            of_report = select(column).where(contents.report_id == schema.reports.c.id)
+            return of_report.scalar_subquery()
+
+        columns += [
+            _others_waiting(True).scalar_subquery().label("others_waiting"),
+            content(contents.report_id).label("c_present"),
+            content(contents.document).label("c_document"),
+            content(contents.key_id).label("c_key_id"),
+            content(contents.wrapped_key).label("c_wrapped_key"),
+        ]
     return (
-        select(schema.reports, counted)
+        select(*columns)
         .where(schema.reports.c.recipient == bindparam("recipient"))
         .where(WAITING)
         .where(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Integer,
+    RowMapping,
     String,
     Table,
     bindparam,
@@ -37,14 +38,17 @@ from ledger.chain import GENESIS, link_hash
 from ledger.content_crypto import KeyRing, Sealed
 from ledger.errors import ConcurrentChange, NoContentKeys
 from ledger.first_write import write_new_report
+from ledger.health import HealthStore
 from ledger.lifecycle import ERASABLE, State, check_transition
 from ledger.outbox import OutboxStore
+from ledger.queries import SealedRow
 from ledger.records import (
     Dispatch,
     IdempotencyKey,
     Kind,
     Move,
     NewReport,
+    RecipientHealth,
     Report,
     StateKind,
     Transition,
@@ -161,17 +165,6 @@ class ReportStore:
         found = {row["id"]: Report.from_row(row) for row in rows}
         return [found[report_id] for report_id in report_ids if report_id in found]
 
-    def unmoved(self, report: Report) -> Report | None:
-        """`report` read again and locked, if nothing has moved it since it was read.
-
-        For steps that read a report in one transaction, worked without one (a push, a
-        read-back) and now record the outcome: None means another process moved it on.
-        """
-        current = self.get(report.id, lock=True)
-        if current is None or current.last_sequence != report.last_sequence:
-            return None
-        return current
-
     def document(self, report_id: str) -> bytes | None:
         """The report's content as the portal sent it; None once erased (or never stored).
 
@@ -195,11 +188,14 @@ class ReportStore:
         values = dict(row)
         sealed = (values.pop("c_document"), values.pop("c_key_id"), values.pop("c_wrapped_key"))
         has_content = values.pop("c_present") is not None
+        return Report.from_row(values), lambda: self.opened(
+            report_id, sealed if has_content else None
+        )
 
-        def document() -> bytes | None:
-            return self._open(report_id, *sealed) if has_content else None
-
-        return Report.from_row(values), document
+    def opened(self, report_id: str, sealed: SealedRow) -> bytes | None:
+        """The report's content read along with another query (`ledger.queries.SealedRow`),
+        opened; None if it had none. Raises `ContentUnreadable` as `document` does."""
+        return None if sealed is None else self._open(report_id, *sealed)
 
     def _open(self, report_id: str, document: Any, key_id: str | None, wrapped_key: Any) -> bytes:
         if key_id is None:
@@ -271,6 +267,32 @@ class ReportStore:
         """Record `moves` one after another, as `move` would each (every transition in the
         chain, the changes applied in order, the last move's reason and kind kept), in one
         statement: a report routed and parked at once, or released and claimed at once."""
+        return Report.from_row(self._write(report, moves, at, actor, dispatch, health=False))
+
+    def move_reading_health(
+        self, report: Report, move: Move, *, at: datetime, actor: str
+    ) -> tuple[Report, RecipientHealth]:
+        """`move`, and the health of the report's recipient (read without a lock, as
+        `HealthStore.get` reads it) in the same statement: an attempt's outcome recorded."""
+        assert report.recipient is not None
+        row = dict(self._write(report, (move,), at, actor, None, health=True))
+        if self._db.dialect.name != "postgresql":  # no round trip to save
+            return Report.from_row(row), HealthStore(self._db).get(report.recipient)
+        health = {name: row.pop(f"h_{name}") for name in _HEALTH_COLUMNS}
+        if health["recipient"] is None:  # never seen before: healthy
+            return Report.from_row(row), RecipientHealth(report.recipient)
+        return Report.from_row(row), RecipientHealth(**health)
+
+    def _write(
+        self,
+        report: Report,
+        moves: Sequence[Move],
+        at: datetime,
+        actor: str,
+        dispatch: Dispatch | None,
+        *,
+        health: bool,
+    ) -> RowMapping:
         state, sequence, last_hash = report.state, report.last_sequence, report.last_hash
         values: dict[str, Any] = {}
         params: dict[str, Any] = {}
@@ -321,7 +343,7 @@ class ReportStore:
             params.update(o_task=dispatch.task, o_queue=dispatch.queue)
         postgres = self._db.dialect.name == "postgresql"
         statements = _move_statements(
-            tuple(sorted(values)), len(moves), dispatch is not None, postgres
+            tuple(sorted(values)), len(moves), dispatch is not None, postgres, health
         )
         row = self._db.execute(statements[0], params).mappings().first()
         if row is None:
@@ -330,7 +352,7 @@ class ReportStore:
             self._db.execute(statement, params)
         if dispatch is not None:
             self._outbox.written = True  # the commit wakes the outbox relay
-        return Report.from_row(row)
+        return row
 
     def history(self, report_id: str) -> list[Transition]:
         rows = self._db.execute(
@@ -417,11 +439,12 @@ _WITH_CONTENT = (
 )
 _TRANSITION_COLUMNS = tuple(column.name for column in schema.transitions.c)
 _OUTBOX_COLUMNS = ("report_id", "task", "queue", "created_at", "publish_attempts")
+_HEALTH_COLUMNS = tuple(column.name for column in schema.recipient_health.c)
 
 
 @functools.lru_cache(maxsize=64)
 def _move_statements(
-    columns: tuple[str, ...], links: int, dispatch: bool, postgres: bool
+    columns: tuple[str, ...], links: int, dispatch: bool, postgres: bool, health: bool = False
 ) -> tuple[Any, ...]:
     """The statements of a move whose report update sets `columns` and records `links`
     transitions, built once per shape (SQLAlchemy then compiles each once per engine). The
@@ -429,7 +452,8 @@ def _move_statements(
     read it (then nothing is written).
 
     On PostgreSQL that is one statement (the update with RETURNING, the transitions and the
-    outbox row inserted from it as data-modifying CTEs): one round trip instead of four. On
+    outbox row inserted from it as data-modifying CTEs): one round trip instead of four;
+    with `health`, it returns the report's recipient's health row too (`h_` columns). On
     SQLite, whose statements cost no round trip, the update with RETURNING, then the rows.
     """
     reports = schema.reports
@@ -479,4 +503,10 @@ def _move_statements(
     ]
     if dispatch:
         ctes.append(from_moved(schema.outbox, _OUTBOX_COLUMNS, outbox_params).cte("message"))
-    return (select(moved).add_cte(*ctes),)
+    if not health:
+        return (select(moved).add_cte(*ctes),)
+    # The recipient's health as the statement found it, beside the moved report.
+    healths = schema.recipient_health
+    read = select(moved, *(healths.c[name].label(f"h_{name}") for name in _HEALTH_COLUMNS))
+    joined = moved.outerjoin(healths, healths.c.recipient == moved.c.recipient)
+    return (read.select_from(joined).add_cte(*ctes),)

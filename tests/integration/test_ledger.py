@@ -12,8 +12,9 @@ from sqlalchemy.exc import DatabaseError
 
 from ledger import schema
 from ledger.chain import first_break
+from ledger.errors import ConcurrentChange
 from ledger.lifecycle import IllegalTransition, State
-from ledger.records import Move, NewReport, StateKind
+from ledger.records import Move, NewReport, RecipientHealth, Report, StateKind
 from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
 from tests.support.ledger import TEST_KEYS
@@ -123,6 +124,67 @@ def test_several_moves_are_recorded_as_each_would_be_in_one_statement(
     assert first_break(history) is None
     assert (moved.last_sequence, moved.last_hash) == (history[-1].sequence, history[-1].hash)
     assert len(statements) == (1 if ledger_engine.dialect.name == "postgresql" else 3)
+
+
+def test_a_move_reads_its_recipients_health_in_the_same_statement(ledger_engine: Engine) -> None:
+    """An attempt's outcome is recorded with its recipient's health read beside it: healthy
+    for a recipient never seen, the stored row otherwise, nothing locked; a report that moved
+    since it was read is not written."""
+    first, second = add_report(ledger_engine), add_report(ledger_engine)
+    opened = RecipientHealth("bergen", consecutive_failures=2, opens=1, last_error="503")
+
+    def routed(report_id: str) -> Report:
+        with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+            report = uow.reports.get(report_id, lock=True)
+            assert report is not None
+            moved = uow.reports.move(
+                report, State.ROUTED, at=T0, actor="test", changes={"recipient": "bergen"}
+            )
+            uow.commit()
+            return moved
+
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    report = routed(first)
+    event.listen(ledger_engine, "before_cursor_execute", count)
+    try:
+        with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+            moved, health = uow.reports.move_reading_health(
+                report, Move(State.DELIVERING), at=T0, actor="test"
+            )
+            uow.commit()
+    finally:
+        event.remove(ledger_engine, "before_cursor_execute", count)
+    assert (moved.state, moved.last_sequence, health) == (
+        State.DELIVERING,
+        3,
+        RecipientHealth("bergen"),
+    )
+    if ledger_engine.dialect.name == "postgresql":
+        assert len(statements) == 1
+
+    report = routed(second)
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+        uow.health.get("bergen", lock=True)  # its row
+        uow.health.save(opened)
+        uow.commit()
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+        moved, health = uow.reports.move_reading_health(
+            report, Move(State.DELIVERING), at=T0, actor="test"
+        )
+        with pytest.raises(ConcurrentChange):  # the same read again: it has moved
+            uow.reports.move_reading_health(report, Move(State.DELIVERING), at=T0, actor="test")
+        uow.commit()
+    assert health == opened
+    with UnitOfWork(ledger_engine, TEST_KEYS) as uow:
+        assert [t.to_state for t in uow.reports.history(second)] == [
+            State.RECEIVED,
+            State.ROUTED,
+            State.DELIVERING,
+        ]
 
 
 def test_a_move_through_an_illegal_step_writes_nothing(ledger_engine: Engine) -> None:
