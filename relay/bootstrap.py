@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 ROUTE_ALONG = 16
 # ... and a task that routed a full batch routes the next, for up to this long.
 ROUTE_ON_SECONDS = 1.0
+# The outbox relay sends route messages of reports still RECEIVED at least this far apart
+# (`ledger.outbox.RouteGate`): the task of one routes those received meanwhile along.
+ROUTE_MESSAGE_GAP_SECONDS = 0.1
 
 
 def load_settings() -> Settings:
@@ -145,7 +148,9 @@ class Container:
     def _delivery_waits(self) -> bool:
         since = self.now() - timedelta(seconds=OTHERS_WAIT_SECONDS)
         with self.uow() as uow:
-            return uow.queries.others_waiting(None, since, to_route=False)
+            waiting = uow.queries.others_waiting(None, since, to_route=False)
+            uow.close_read()
+            return waiting
 
     def room_at_routing(self, uow: UnitOfWork, recipient: str, at: datetime) -> str | None:
         """Why a report routed to `recipient` waits in the ledger instead of its vendor's

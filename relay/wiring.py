@@ -22,11 +22,11 @@ from ledger.alerts import raise_alerts, raise_stall_alert
 from ledger.database import is_sqlite
 from ledger.group_commit import GroupCommit
 from ledger.idempotency import forget_old_keys
-from ledger.outbox import publish_outbox, sweep_stalled
+from ledger.outbox import RouteGate, publish_outbox, sweep_stalled
 from ledger.records import OutboxMessage
 from ledger.topology import HEARTBEAT_TASK, task_name
 from relay.alert_webhook import send_alerts
-from relay.bootstrap import Container
+from relay.bootstrap import ROUTE_MESSAGE_GAP_SECONDS, Container
 from relay.broker import broker_connection, forget_taken_messages
 from relay.celery_app import RelayCelery, worker_queues
 from relay.console.app import mount_console
@@ -88,20 +88,28 @@ def outbox_jobs(container: Container, publisher: CeleryPublisher) -> list[Period
     """The outbox lane: run as soon as a row commits (`Background`), else every
     RELAY_OUTBOX_POLL_SECONDS; a full batch is followed by the next at once."""
     c = container
+    # One route message a pass, and ROUTE_MESSAGE_GAP_SECONDS apart, for the reports still
+    # RECEIVED: its task routes them along, ROUTE_ALONG at a time for up to ROUTE_ON_SECONDS
+    # (`Container.route`).
+    gate = RouteGate(ROUTE_MESSAGE_GAP_SECONDS)
 
     def publish() -> int:
-        # One route message a pass for the reports still RECEIVED: its task routes them
-        # along, ROUTE_ALONG at a time for up to ROUTE_ON_SECONDS (`Container.route`).
-        return publish_outbox(c.uow, publisher, c.now, batch=OUTBOX_BATCH, route_every=OUTBOX_BATCH)
+        return publish_outbox(
+            c.uow, publisher, c.now, batch=OUTBOX_BATCH, route_every=OUTBOX_BATCH, route_gate=gate
+        )
 
     def publish_all() -> int:
+        gate.held_back = False
         published = total = publish()
         while published == OUTBOX_BATCH:
             published = publish()
             total += published
+        if gate.held_back:  # its message goes as the gate opens, not a poll later
+            job.next_run = min(job.next_run, gate.opens_at)
         return total
 
-    return [Periodic("outbox", c.settings.outbox_poll_seconds, publish_all, on_wake=True)]
+    job = Periodic("outbox", c.settings.outbox_poll_seconds, publish_all, on_wake=True)
+    return [job]
 
 
 def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Periodic]:

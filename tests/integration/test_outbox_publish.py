@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from ledger.lifecycle import State
-from ledger.outbox import publish_outbox
+from ledger.outbox import RouteGate, publish_outbox
 from ledger.records import NewReport, OutboxMessage
 from ledger.topology import ROUTE, deliver_dispatch
 from ledger.uow import UnitOfWork
@@ -51,9 +51,19 @@ class Publisher:
         self.sent.append(message.report_id)
 
 
-def relay(engine: Engine, publisher: Publisher, *, route_every: int = 1) -> int:
+def relay(
+    engine: Engine,
+    publisher: Publisher,
+    *,
+    route_every: int = 1,
+    route_gate: RouteGate | None = None,
+) -> int:
     return publish_outbox(
-        lambda: UnitOfWork(engine, TEST_KEYS), publisher, lambda: T0, route_every=route_every
+        lambda: UnitOfWork(engine, TEST_KEYS),
+        publisher,
+        lambda: T0,
+        route_every=route_every,
+        route_gate=route_gate,
     )
 
 
@@ -147,4 +157,30 @@ def test_of_a_bursts_route_messages_one_in_n_is_sent_the_rest_wait_in_the_outbox
     route(ledger_engine, burst[1])  # routed along by the worker that took burst[0]
     assert relay(ledger_engine, publisher, route_every=2) == 3  # burst[1]'s two, burst[3]
     assert publisher.sent[3:] == [burst[1], burst[3]]  # its delivery; the one still waiting
+    assert unpublished(ledger_engine) == []
+
+
+def test_route_messages_go_once_the_gate_opens_and_others_pass_it(ledger_engine: Engine) -> None:
+    """After a route message of a report still RECEIVED, the next waits until the gate opens:
+    its row stays unmarked, a delivery's message passes meanwhile, and once the gate opens
+    the first still waiting goes (the one routed along meanwhile is marked, not sent)."""
+    moment = [100.0]
+    gate = RouteGate(0.1, clock=lambda: moment[0])
+    first, along, later = (received(ledger_engine) for _ in range(3))
+    publisher = Publisher()
+    assert relay(ledger_engine, publisher, route_every=10, route_gate=gate) == 1
+    assert publisher.sent == [first]
+    assert not gate.held_back
+
+    route(ledger_engine, along)  # routed along by first's task: its delivery's row is new
+    moment[0] += 0.05
+    assert relay(ledger_engine, publisher, route_every=10, route_gate=gate) == 2
+    assert publisher.sent[1:] == [along]  # its delivery; its route message marked unsent
+    assert gate.held_back
+    assert unpublished(ledger_engine) == [later]
+
+    moment[0] += 0.05
+    assert relay(ledger_engine, publisher, route_every=10, route_gate=gate) == 1
+    assert publisher.sent[2:] == [later]
+    assert not gate.held_back
     assert unpublished(ledger_engine) == []
