@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS posts (
     at TEXT NOT NULL,
     note TEXT NOT NULL DEFAULT ''
 );
+-- `posted` asks it of every delivery: without it each read every post so far.
+CREATE INDEX IF NOT EXISTS posts_by_id ON posts (id);
 """
 
 
