@@ -24,14 +24,15 @@ def test_the_noop_worker_takes_relay_runs_pool_queues_and_log_level() -> None:
     assert "--loglevel=WARNING" in argv
 
 
-def test_the_limit_is_two_noop_tasks_a_report() -> None:
+def test_the_limit_is_two_noop_tasks_a_report_at_the_median_of_the_samples() -> None:
     pipeline = {"reports": 300, "reports_per_second": 20.0}
-    result = summary("embedded", 4, pipeline, 100.0)
+    result = summary("embedded", 4, pipeline, [130.0, 100.0, 90.0])
     assert result["limit_reports_per_second"] == 50.0
+    assert result["noop_tasks_per_second_samples"] == [130.0, 100.0, 90.0]
     assert result["ratio"] == pytest.approx(0.4)
     assert result["shape"] == "embedded"
     assert result["reports"] == 300
 
 
 def test_no_limit_measured_gives_no_ratio() -> None:
-    assert summary("split", 4, {"reports_per_second": 20.0}, 0.0)["ratio"] == 0.0
+    assert summary("split", 4, {"reports_per_second": 20.0}, [0.0])["ratio"] == 0.0
