@@ -155,7 +155,7 @@ def take_and_release(
     *,
     actor: str,
     health: RecipientHealth,
-    others_since: datetime,
+    others_since: datetime | None,
 ) -> Kept | None:
     """As `release_waiting` after a settlement, except that the oldest report released is
     not put on its vendor's queue but returned, locked and still waiting, with the move that
@@ -164,7 +164,8 @@ def take_and_release(
     goes on with its recipient's backlog without a message and a task for each report. None
     if no report is ready, if the first one would be the breaker's probe, or if another
     report has waited for a worker since `others_since` (`ReportQueries.others_waiting`,
-    asked in the same statement): then all go onto the queue."""
+    asked in the same statement), or if `others_since` is None: then all go onto the queue,
+    as `release_waiting` with `queued_ahead` sends them."""
     _, kept = _release(
         uow, recipient, control, now, actor, health, queued_ahead=True, keep=others_since
     )

@@ -29,7 +29,7 @@ from deliverers.breaker import Wait, admit
 from deliverers.control import DeliveryControl
 from deliverers.metrics import attempt_made
 from deliverers.outcomes import DELIVERER, Outcome, apply_outcome
-from deliverers.release import release_waiting, take_and_release
+from deliverers.release import take_and_release
 from ledger.database import once_more_if_lost
 from ledger.digest import sha256_hex
 from ledger.errors import ConcurrentChange
@@ -179,35 +179,25 @@ def _settle(
         # It goes on until another report has waited a moment for a worker (one whose
         # recipient no worker serves, or one to route): a backlog drains without a message
         # each, and does not stand in front of anyone else's; two busy recipients both go on.
-        if go_on:
-            following = take_and_release(
+        waited = settled_at - timedelta(seconds=OTHERS_WAIT_SECONDS)
+        following = take_and_release(
+            uow,
+            recipient,
+            control,
+            settled_at,
+            actor=DELIVERER,
+            health=health,
+            others_since=waited if go_on else None,
+        )
+        if following is not None:
+            waiting, release, sealed = following
+            taken = _claim(
                 uow,
-                recipient,
+                waiting,
+                lambda: uow.reports.opened(waiting.id, sealed),
                 control,
                 settled_at,
-                actor=DELIVERER,
-                health=health,
-                others_since=settled_at - timedelta(seconds=OTHERS_WAIT_SECONDS),
-            )
-            if following is not None:
-                waiting, release, sealed = following
-                taken = _claim(
-                    uow,
-                    waiting,
-                    lambda: uow.reports.opened(waiting.id, sealed),
-                    control,
-                    settled_at,
-                    released=release,
-                )
-        else:
-            release_waiting(
-                uow,
-                recipient,
-                control,
-                settled_at,
-                actor=DELIVERER,
-                health=health,
-                queued_ahead=True,
+                released=release,
             )
         uow.commit()
         return moved.state, taken if isinstance(taken, Claim) else None
