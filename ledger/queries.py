@@ -102,8 +102,11 @@ class ReportQueries:
         if not rows:
             return Ready(0, [], False, [])
         first = rows[0]
-        contents = [_sealed(row) for row in rows] if others_since is not None else []
-        reports = [Report.from_row(_without(row)) for row in rows]
+        reports, contents = [], []
+        for row in rows:
+            values, sealed = split_content(_without(row))
+            reports.append(Report.from_row(values))
+            contents.append(sealed)
         return Ready(
             int(first["on_their_way"]), reports, bool(first.get("others_waiting")), contents
         )
@@ -227,24 +230,24 @@ class Ready(NamedTuple):
     on_their_way: int  # the recipient's reports routed or being delivered
     reports: list[Report]  # its reports that could go now, oldest first, locked
     others_waiting: bool  # asked for: another report has waited for a worker
-    contents: list[SealedRow]  # asked for: each report's content as stored
+    contents: list[SealedRow]  # each report's content as stored; None where not asked for
 
 
-def _sealed(row: dict[str, Any]) -> SealedRow:
-    return (
-        None
-        if row["c_present"] is None
-        else (row["c_document"], row["c_key_id"], row["c_wrapped_key"])
-    )
+_CONTENT_LABELS = ("c_present", "c_document", "c_key_id", "c_wrapped_key")
 
 
-def _without(row: dict[str, object]) -> dict[str, object]:
+def split_content(row: dict[str, Any]) -> tuple[dict[str, Any], SealedRow]:
+    """A report's row read with its content (the `c_` columns, if the query had them) split
+    into the report's columns and its content as stored."""
+    present, document, key_id, wrapped_key = (row.pop(label, None) for label in _CONTENT_LABELS)
+    return row, None if present is None else (document, key_id, wrapped_key)
+
+
+def _without(row: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in row.items() if name not in _ADDED}
 
 
-_ADDED = frozenset(
-    {"on_their_way", "others_waiting", "c_present", "c_document", "c_key_id", "c_wrapped_key"}
-)
+_ADDED = frozenset({"on_their_way", "others_waiting"})
 
 
 # The hot paths' statements, built once per shape: SQLAlchemy compiles each once per engine

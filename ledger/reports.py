@@ -41,7 +41,7 @@ from ledger.first_write import write_new_report
 from ledger.health import HealthStore
 from ledger.lifecycle import ERASABLE, State, check_transition
 from ledger.outbox import OutboxStore
-from ledger.queries import SealedRow
+from ledger.queries import SealedRow, split_content
 from ledger.records import (
     Dispatch,
     IdempotencyKey,
@@ -185,12 +185,8 @@ class ReportStore:
         row = self._db.execute(_WITH_CONTENT, {"report_id": report_id}).mappings().first()
         if row is None:
             return None
-        values = dict(row)
-        sealed = (values.pop("c_document"), values.pop("c_key_id"), values.pop("c_wrapped_key"))
-        has_content = values.pop("c_present") is not None
-        return Report.from_row(values), lambda: self.opened(
-            report_id, sealed if has_content else None
-        )
+        values, sealed = split_content(dict(row))
+        return Report.from_row(values), lambda: self.opened(report_id, sealed)
 
     def opened(self, report_id: str, sealed: SealedRow) -> bytes | None:
         """The report's content read along with another query (`ledger.queries.SealedRow`),
