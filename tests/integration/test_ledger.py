@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import DatabaseError
 
-from ledger import schema
+from ledger import queries, schema
 from ledger.chain import first_break
 from ledger.errors import ConcurrentChange
 from ledger.lifecycle import IllegalTransition, State
@@ -185,6 +188,64 @@ def test_a_move_reads_its_recipients_health_in_the_same_statement(ledger_engine:
             State.ROUTED,
             State.DELIVERING,
         ]
+
+
+def _generic_plan(engine: Engine, statement: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL's generic plan for `statement` (the plan a prepared statement keeps, made
+    without its parameters' values), as EXPLAIN's JSON."""
+    expanded = statement.compile(dialect=engine.dialect).construct_expanded_state(values)
+    names: list[str] = []
+
+    def numbered(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    sql = re.sub(r"%\((\w+)\)s", numbered, expanded.statement)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        connection.exec_driver_sql(f"PREPARE asked AS {sql}")
+        arguments = ", ".join(f"'{expanded.parameters[name]}'" for name in names)
+        plan = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE asked({arguments})")
+        return cast("dict[str, Any]", plan.scalar_one()[0]["Plan"])
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        queries._count_for_recipient(("ROUTED", "DELIVERING")),
+        queries._routing_room(("ROUTED", "DELIVERING")),
+        queries._ready_to_release(("ROUTED", "DELIVERING"), False),
+        queries._ready_to_release(("ROUTED", "DELIVERING"), True),
+    ],
+    ids=["count", "routing room", "release", "release going on"],
+)
+def test_counting_a_recipients_reports_in_flight_reads_only_those(
+    ledger_engine: Engine, statement: Any
+) -> None:
+    """Every count of a recipient's reports in some states finds them by recipient and state
+    in the index, in the plan a prepared statement keeps: one that matched the recipient
+    and filtered the state read all 10,000 rows of a recipient's backlog at each
+    settlement while it drained."""
+    if ledger_engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans; SQLite has no prepared plans kept across calls")
+    now = datetime.now(UTC)
+    plan = _generic_plan(
+        ledger_engine, statement, {"recipient": "oslo", "now": now, "since": now, "limit": 8}
+    )
+    counts = [
+        node for node in _nodes(plan) if node.get("Index Name") == "ix_reports_recipient_state"
+    ]
+    assert counts, "no count by the (recipient, state) index"
+    for node in counts:
+        assert "Filter" not in node, node
+        assert "state" in node["Index Cond"], node
 
 
 def test_a_move_through_an_illegal_step_writes_nothing(ledger_engine: Engine) -> None:
