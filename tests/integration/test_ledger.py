@@ -15,8 +15,10 @@ from sqlalchemy.exc import DatabaseError
 
 from ledger import queries, schema
 from ledger.chain import first_break
+from ledger.database import create_ledger_engine
 from ledger.errors import ConcurrentChange
 from ledger.lifecycle import IllegalTransition, State
+from ledger.migrate import upgrade
 from ledger.records import Move, NewReport, RecipientHealth, Report, StateKind
 from ledger.topology import ROUTE
 from ledger.uow import UnitOfWork
@@ -227,18 +229,21 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
     ids=["count", "routing room", "release", "release going on"],
 )
 def test_counting_a_recipients_reports_in_flight_reads_only_those(
-    ledger_engine: Engine, statement: Any
+    postgres_url: str, statement: Any
 ) -> None:
     """Every count of a recipient's reports in some states finds them by recipient and state
     in the index, in the plan a prepared statement keeps: one that matched the recipient
     and filtered the state read all 10,000 rows of a recipient's backlog at each
-    settlement while it drained."""
-    if ledger_engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's plans; SQLite has no prepared plans kept across calls")
+    settlement while it drained. (PostgreSQL's plans: SQLite keeps none across calls.)"""
+    engine = create_ledger_engine(postgres_url)
+    upgrade(engine)
     now = datetime.now(UTC)
-    plan = _generic_plan(
-        ledger_engine, statement, {"recipient": "oslo", "now": now, "since": now, "limit": 8}
-    )
+    try:
+        plan = _generic_plan(
+            engine, statement, {"recipient": "oslo", "now": now, "since": now, "limit": 8}
+        )
+    finally:
+        engine.dispose()
     counts = [
         node for node in _nodes(plan) if node.get("Index Name") == "ix_reports_recipient_state"
     ]
