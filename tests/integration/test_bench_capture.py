@@ -38,7 +38,9 @@ def test_sqlite_capture_replays_as_whole_reports(tmp_path: Path) -> None:
     assert captured.steps[0] == ("BEGIN IMMEDIATE", ())
     assert captured.steps[-1] == "COMMIT"
     report_id = captured.varying[0]
-    assert any(report_id in step[1] for step in captured.steps if isinstance(step, tuple))
+    parameters = [step[1] for step in captured.steps if isinstance(step, tuple)]
+    values = [list(each.values()) if isinstance(each, dict) else list(each) for each in parameters]
+    assert any(report_id in each for each in values)
     assert count_reports(url) == 1
 
     rate = raw_sqlite_commits(url, captured, clients=2, seconds=0.5)
