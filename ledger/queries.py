@@ -324,9 +324,8 @@ def _ready_to_release(on_their_way: tuple[str, ...], others: bool) -> Select[Any
     if not others:
         return ready
     # Each report's content joined to the rows locked, after the limit. Read in the scan
-    # itself, it was read for every row the scan passed, the rows other workers hold
-    # locked (and skip) included: a backlog drained by four workers read several
-    # hundred pages a call.
+    # itself, it was read (four index lookups) for every row the scan passed, the rows
+    # other workers hold locked and this statement skips included.
     locked, contents = ready.subquery("ready"), schema.report_contents.c
     return (
         select(
