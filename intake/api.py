@@ -49,6 +49,7 @@ DESCRIPTION = "Portal backends submit child-welfare concern reports here (contra
 
 
 LEDGER_THREADS = 10
+LOST = "the ledger's connection was lost (%s); trying once more"
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ class IntakeConfig:
     # their turn. No more than the ledger's pool keeps open (`ledger.database`), so that no
     # request pays for a connection made and closed for it alone.
     ledger_threads: int = LEDGER_THREADS
-    # A ledger with one writer (SQLite): new reports that arrive together are written in
-    # one transaction, each still answered only after it commits (`ledger.group_commit`).
+    # New reports that arrive together written in one transaction, each still answered only
+    # after it commits (`ledger.group_commit`); None: each in a transaction of its own.
     group_commit: GroupCommit | None = None
 
 
@@ -176,18 +177,30 @@ def _answer_problems(app: FastAPI) -> None:
 
 def _submit(config: IntakeConfig, client_id: str, key: str | None, raw: bytes) -> Accepted:
     submission = submission_from_body(client_id, key, raw)
-    group = config.group_commit
-    with ledger_errors_as_503():
-        if group is not None:
-            return group.run(
-                lambda uow: accept_in(uow, submission, now=config.now, new_id=config.new_id)
-            )
+
+    def alone() -> Accepted:
         return _once_more_on_a_new_connection(
             lambda uow_factory: accept_report(
                 uow_factory, submission, now=config.now, new_id=config.new_id
             ),
             config.uow_factory,
             idempotent=key is not None,
+        )
+
+    def alone_after(error: Exception) -> Accepted:
+        """Its write failed in a group (and nothing of it committed): a key used before, a
+        lost connection (the pool then makes new ones), a bug. Once more, alone."""
+        if isinstance(error, DATABASE_ERRORS) and lost_connection(error):
+            log.warning(LOST, type(error).__name__)
+        return alone()
+
+    group = config.group_commit
+    with ledger_errors_as_503():
+        if group is None:
+            return alone()
+        return group.run(
+            lambda uow: accept_in(uow, submission, now=config.now, new_id=config.new_id),
+            alone_after,
         )
 
 
@@ -233,7 +246,7 @@ def _once_more_on_a_new_connection(
     except DATABASE_ERRORS as error:
         if not lost_connection(error) or (not idempotent and any(uow.committing for uow in opened)):
             raise
-        log.warning("the ledger's connection was lost (%s); trying once more", type(error).__name__)
+        log.warning(LOST, type(error).__name__)
         return work(uow_factory)
 
 

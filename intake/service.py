@@ -106,15 +106,11 @@ def accept_in(
     now: Callable[[], datetime],
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> Accepted:
-    """`accept_report` inside a transaction the caller commits (`ledger.group_commit`):
-    the new report in a savepoint, and if its key was used before (perhaps earlier in this
-    very transaction), the earlier answer read in another."""
-
-    def in_a_savepoint(look_first: bool) -> Accepted:
-        with uow.savepoint():
-            return _write(uow, submission, now=now, new_id=new_id, look_first=look_first)
-
-    return _new_or_earlier(in_a_savepoint, submission)
+    """A new report written in a transaction the caller commits (`ledger.group_commit`),
+    its key not looked up: if the key was used before (perhaps earlier in this very
+    transaction), this raises `DuplicateKey`, and the transaction is spoiled; the caller
+    then answers with `accept_report`, which reads the earlier answer."""
+    return _write(uow, submission, now=now, new_id=new_id, look_first=False)
 
 
 def _new_or_earlier(write: Callable[[bool], Accepted], submission: Submission) -> Accepted:

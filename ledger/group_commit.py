@@ -1,16 +1,20 @@
-"""Group commit: the small transactions of many threads written as one, for a ledger with
-one writer (SQLite).
+"""Group commit: the small transactions of many threads written as one.
 
-On SQLite every transaction holds the file's only write lock and ends in a sync to disk, so
-threads that want to write while one transaction is being written wait for it anyway. Here
-the first of them to find the writer free writes everything that is waiting by then in one
-transaction, each piece of work in a savepoint of its own, and one commit (one sync) makes
-them all durable. While it writes, new work queues; when it is done it hands the writing on
-to the oldest work waiting, so nobody waits for more than the batch in front of them.
+Threads that want to write while one transaction is being written wait for it: on SQLite
+for the file's only write lock, on either database for the sync to disk that ends each
+commit, and each transaction costs the writing process its own connection checkout, BEGIN
+and COMMIT. Here the first of them to find the writer free writes everything that is
+waiting by then in one transaction, and one commit (one sync) makes it all durable. While
+it writes, new work queues; when it is done it hands the writing on to the oldest work
+waiting, so nobody waits for more than the batch in front of them.
 
 Each caller gets its answer only after the commit that stored its work. Work that raises
-gets its own error, its savepoint rolled back, the others untouched; if the commit fails,
-every caller of the batch gets that error and nothing of the batch is stored.
+spoils the transaction (on PostgreSQL any error aborts it; on SQLite a failed statement may
+leave its work half written), so it is rolled back and the rest of the batch is written
+again without that work, which gets its own error (or is run alone, by its caller, if the
+caller said how). No savepoints: they would cost every piece of work two statements more to
+save the rare one that fails. If the transaction fails to begin or commit, every caller of
+the batch gets that error and nothing of the batch is stored.
 """
 
 from __future__ import annotations
@@ -36,17 +40,22 @@ class _Work(Generic[T]):
         self.stored = False  # its transaction committed
         self.value: T | None = None
         self.error: BaseException | None = None
+        self.raised = False  # the error is the work's own, not its transaction's
 
-    def answer(self) -> T:
+    def answer(self, alone: Callable[[Exception], T] | None) -> T:
+        if self.raised and alone is not None and isinstance(self.error, Exception):
+            return alone(self.error)
         if self.error is not None:
             raise self.error
         return self.value  # type: ignore[return-value]  # stored: its work returned it
 
 
 class GroupCommit:
-    """`run(work)` calls `work(uow)` in a savepoint of a transaction it may share with
-    other threads' work, and returns its value once that transaction has committed. `work`
-    must not commit; it may be run on another thread than the caller's."""
+    """`run(work)` calls `work(uow)` in a transaction it may share with other threads'
+    work, and returns its value once that transaction has committed. `work` must not
+    commit, and must change nothing outside the transaction: it may be run on another
+    thread than the caller's, and more than once (when another work of its batch fails,
+    its transaction is rolled back and the batch written again)."""
 
     def __init__(
         self, uow_factory: Callable[[], UnitOfWork], *, most: int = MOST_PER_COMMIT
@@ -64,7 +73,12 @@ class GroupCommit:
         with self._lock:
             return len(self._waiting)
 
-    def run(self, work: Callable[[UnitOfWork], T]) -> T:
+    def run(
+        self, work: Callable[[UnitOfWork], T], alone: Callable[[Exception], T] | None = None
+    ) -> T:
+        """`work`'s value once stored. If `work` raises, nothing of it is stored and its
+        error is raised here, or, given `alone`, `alone(error)` is this call's answer: the
+        same work done another way, in transactions of its own (on this thread)."""
         mine = _Work(work)
         with self._lock:
             self._waiting.append(mine)
@@ -73,7 +87,7 @@ class GroupCommit:
             mine.woken.wait()
         if not mine.finished:  # the writing is ours: our work is in this batch
             self._write_one_batch()
-        return mine.answer()
+        return mine.answer(alone)
 
     def _write_one_batch(self) -> None:
         with self._lock:
@@ -93,20 +107,30 @@ class GroupCommit:
                 following.woken.set()
 
     def _write(self, batch: list[_Work[Any]]) -> None:
-        try:
-            with self._uow_factory() as uow:
-                for work in batch:
-                    try:
-                        with uow.savepoint():
-                            work.value = work.work(uow)
-                    except Exception as error:  # this work's own, and only its own
-                        work.error = error
-                uow.commit()
-        except Exception as error:  # the transaction failed (to begin, or to commit)
-            for work in batch:
-                if work.error is None:  # none of it is stored; its own errors stay
+        """Write `batch` in one transaction; each time a work raises, without it."""
+        pending = batch
+        while pending:
+            try:
+                if self._write_all(pending):
+                    self.commits += 1
+                    for work in pending:
+                        work.stored = True
+                    return
+            except Exception as error:  # the transaction failed (to begin, or to commit)
+                for work in pending:
                     work.value, work.error = None, error
-            return
-        self.commits += 1
-        for work in batch:
-            work.stored = work.error is None
+                return
+            pending = [work for work in pending if not work.raised]
+
+    def _write_all(self, pending: list[_Work[Any]]) -> bool:
+        """Whether every work of `pending` was written and committed; if one raised, it is
+        marked and the transaction rolled back."""
+        with self._uow_factory() as uow:
+            for work in pending:
+                try:
+                    work.value = work.work(uow)
+                except Exception as error:  # this work's own
+                    work.error, work.raised = error, True
+                    return False
+            uow.commit()
+            return True

@@ -12,8 +12,7 @@ metadata only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -165,15 +164,6 @@ class UnitOfWork:
         not by leaving it to be rolled back: a ROLLBACK makes psycopg forget every statement
         it prepared on the connection, and PostgreSQL would parse and plan each again."""
         self.commit()
-
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """A savepoint in this transaction: what the block wrote is rolled back if it raises,
-        and kept (until this unit of work commits or rolls back) if it does not."""
-        if self._connection is None:
-            raise _not_open()
-        with self._connection.begin_nested():
-            yield
 
     def _open(self) -> Stores:
         if self._stores is None:

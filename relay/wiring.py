@@ -19,7 +19,6 @@ from deliverers.scheduled import (
 )
 from intake.api import IntakeConfig, create_intake_app
 from ledger.alerts import raise_alerts, raise_stall_alert
-from ledger.database import is_sqlite
 from ledger.group_commit import GroupCommit
 from ledger.idempotency import forget_old_keys
 from ledger.outbox import RouteGate, publish_outbox, sweep_stalled
@@ -74,7 +73,7 @@ def intake_app(container: Container) -> FastAPI:
             max_body_bytes=settings.max_body_bytes,
             now=container.now,
             readiness=readiness,
-            group_commit=GroupCommit(container.uow) if is_sqlite(settings.database_url) else None,
+            group_commit=GroupCommit(container.uow),
         )
     )
     return mount_console(add_metrics(app, container), container)

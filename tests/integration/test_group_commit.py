@@ -1,5 +1,6 @@
 """Group commit (`ledger.group_commit`): reports that arrive while a transaction is being
-written are written together in the next one, each answered only after it commits."""
+written are written together in the next one, each answered only after it commits; one that
+fails is written alone, the others of its batch again without it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from intake.service import Accepted, Submission, accept_in, submission_from_body
+from intake.service import Accepted, Submission, accept_in, accept_report, submission_from_body
 from ledger.clock import utc_now
 from ledger.group_commit import GroupCommit
 from ledger.uow import UnitOfWork
@@ -48,9 +49,10 @@ def until(condition: Callable[[], bool], seconds: float = 10) -> None:
         time.sleep(0.005)
 
 
-def in_one_batch(
-    engine: Engine, works: list[Callable[[UnitOfWork], Any]]
-) -> tuple[GroupCommit, list[Any]]:
+Work = tuple[Callable[[UnitOfWork], Any], Callable[[Exception], Any] | None]  # work, alone
+
+
+def in_one_batch(engine: Engine, works: list[Work]) -> tuple[GroupCommit, list[Any]]:
     """Run `works` so that all go in one transaction: a first piece of work holds the writer
     until they have all queued behind it. Each result is the work's value or its error."""
     group = GroupCommit(lambda: UnitOfWork(engine, TEST_KEYS))
@@ -60,9 +62,9 @@ def in_one_batch(
         writing.set()
         until(lambda: group.queued == len(works))
 
-    def answer(work: Callable[[UnitOfWork], Any]) -> Any:
+    def answer(work: Work) -> Any:
         try:
-            return group.run(work)
+            return group.run(*work)
         except Exception as error:
             return error
 
@@ -74,34 +76,45 @@ def in_one_batch(
         return group, [future.result(10) for future in answers]
 
 
-def accept(one: Submission) -> Callable[[UnitOfWork], Accepted]:
-    return lambda uow: accept_in(uow, one, now=utc_now)
+def accept(engine: Engine, one: Submission) -> Work:
+    """As the intake API does: in the group, and alone if that fails."""
+    return (
+        lambda uow: accept_in(uow, one, now=utc_now),
+        lambda _: accept_report(lambda: UnitOfWork(engine, TEST_KEYS), one, now=utc_now),
+    )
 
 
 def test_reports_that_arrive_together_share_one_commit_and_are_answered_after_it(
     ledger_engine: Engine,
 ) -> None:
-    group, answers = in_one_batch(ledger_engine, [accept(new(text_=f"nr {n}")) for n in range(8)])
+    group, answers = in_one_batch(
+        ledger_engine, [accept(ledger_engine, new(text_=f"nr {n}")) for n in range(8)]
+    )
     assert all(isinstance(accepted, Accepted) for accepted in answers)
     assert [stored(ledger_engine, accepted.id) for accepted in answers] == [True] * 8
     assert len({a.id for a in answers}) == 8
     assert group.commits == 2  # the holder's, then all eight in one
 
 
-def test_work_that_fails_is_rolled_back_alone(ledger_engine: Engine) -> None:
+def test_work_that_fails_is_rolled_back_alone_and_the_others_written_again(
+    ledger_engine: Engine,
+) -> None:
     def broken(uow: UnitOfWork) -> Accepted:
         accept_in(uow, new(text_="rolled back"), now=utc_now)
         raise ValueError("a bug")
 
-    _, answers = in_one_batch(ledger_engine, [accept(new()), broken, accept(new())])
+    ok = accept(ledger_engine, new())
+    group, answers = in_one_batch(ledger_engine, [ok, (broken, None), ok])
     assert isinstance(answers[1], ValueError)
+    # Their answers are from the transaction that committed, not the one rolled back.
     assert all(stored(ledger_engine, a.id) for a in (answers[0], answers[2]))
     assert reports(ledger_engine) == 2
+    assert group.commits == 2  # the holder's; the batch without the broken work
 
 
 def test_a_key_used_twice_in_one_transaction_gets_the_first_answer(ledger_engine: Engine) -> None:
-    same = new(key="k-1")
-    _, answers = in_one_batch(ledger_engine, [accept(same), accept(same)])
+    same = accept(ledger_engine, new(key="k-1"))
+    _, answers = in_one_batch(ledger_engine, [same, same])
     first, second = answers
     assert (second.id, second.replay) == (first.id, True)
     assert reports(ledger_engine) == 1
@@ -111,7 +124,8 @@ def test_a_key_reused_with_another_body_in_one_transaction_is_refused(
     ledger_engine: Engine,
 ) -> None:
     _, answers = in_one_batch(
-        ledger_engine, [accept(new(key="k-1")), accept(new(key="k-1", text_="another"))]
+        ledger_engine,
+        [accept(ledger_engine, new(key="k-1")), accept(ledger_engine, new(key="k-1", text_="b"))],
     )
     assert isinstance(answers[0], Accepted)
     assert getattr(answers[1], "status", None) == 409

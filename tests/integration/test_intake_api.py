@@ -44,8 +44,8 @@ def client_for(engine: Engine, max_body_bytes: int = 5 * 1024 * 1024) -> TestCli
         tokens={TOKEN: "portal", OTHER_TOKEN: "other-portal"},
         max_body_bytes=max_body_bytes,
         readiness=lambda: ledger_problem(engine),
-        # As `relay.wiring.intake_app` does: new reports on SQLite are written in groups.
-        group_commit=GroupCommit(uow_factory) if engine.dialect.name == "sqlite" else None,
+        # As `relay.wiring.intake_app` does: new reports are written in groups.
+        group_commit=GroupCommit(uow_factory),
     )
     return TestClient(create_intake_app(config), raise_server_exceptions=False)
 

@@ -31,8 +31,8 @@ def intake_config(engine: Engine, **overrides: Any) -> IntakeConfig:
         "uow_factory": uow_factory,
         "tokens": TOKENS,
         "max_body_bytes": 5 * 1024 * 1024,
-        # As `relay.wiring.intake_app` does: new reports on SQLite are written in groups.
-        "group_commit": GroupCommit(uow_factory) if engine.dialect.name == "sqlite" else None,
+        # As `relay.wiring.intake_app` does: new reports are written in groups.
+        "group_commit": GroupCommit(uow_factory),
     }
     values.update(overrides)
     return IntakeConfig(**values)
