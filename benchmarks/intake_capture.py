@@ -21,10 +21,6 @@ from intake.protocol import example
 
 MELDINGSTYPE = "no.ks.fiks.bekymringsmelding.offentlig.v2"
 CAPTURE_KEY = "bench-capture-ffffffffffff"
-# On SQLite, intake writes each report in a savepoint of a transaction it may share with
-# others (`ledger.group_commit`). The limit is SQLite committing one report's rows per
-# transaction, as the issue defines it: the savepoints, there only to share, are left out.
-GROUP_COMMIT_ONLY = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
 
 def request_body() -> dict[str, Any]:
@@ -81,8 +77,6 @@ def _listening(engine: Engine, captured: Captured) -> Iterator[None]:
     postgres = engine.dialect.name == "postgresql"
 
     def statement(conn: Any, cursor: Any, sql: str, parameters: Any, *_: Any) -> None:
-        if sql.startswith(GROUP_COMMIT_ONLY):
-            return
         if postgres:
             from psycopg import ClientCursor
 
