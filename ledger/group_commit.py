@@ -1,12 +1,12 @@
 """Group commit: the small transactions of many threads written as one.
 
-Threads that want to write while one transaction is being written wait for it: on SQLite
-for the file's only write lock, on either database for the sync to disk that ends each
-commit, and each transaction costs the writing process its own connection checkout, BEGIN
-and COMMIT. Here the first of them to find the writer free writes everything that is
-waiting by then in one transaction, and one commit (one sync) makes it all durable. While
-it writes, new work queues; when it is done it hands the writing on to the oldest work
-waiting, so nobody waits for more than the batch in front of them.
+On SQLite, threads that want to write while one transaction is being written wait for it
+anyway (for the file's only write lock); on either database each transaction ends in a sync
+to disk and costs the writing process a connection checkout, BEGIN and COMMIT. Here the
+first of them to find the writer free writes everything that is waiting by then in one
+transaction, and one commit (one sync) makes it all durable. While it writes, new work
+queues; when it is done it hands the writing on to the oldest work waiting, so nobody waits
+for more than the batch in front of them.
 
 Each caller gets its answer only after the commit that stored its work. Work that raises
 spoils the transaction (on PostgreSQL any error aborts it; on SQLite a failed statement may
