@@ -14,38 +14,26 @@ from httpx import Response
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from intake.api import IntakeConfig, create_intake_app
+from intake.api import create_intake_app
 from intake.meldingstyper import OFFENTLIG_V2, PRIVAT_V2
 from ledger.clock import utc_now
 from ledger.database import create_ledger_engine
-from ledger.group_commit import GroupCommit
 from ledger.lifecycle import State
 from ledger.migrate import upgrade
 from ledger.outbox import publish_outbox
 from ledger.uow import UnitOfWork
 from relay.preflight import ledger_problem
 from tests.support.fakes import RecordingPublisher
+from tests.support.intake_server import AUTH, OTHER_TOKEN, intake_config
 from tests.support.ledger import TEST_KEYS
 from tests.support.reports import submission
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "t" * 40
-OTHER_TOKEN = "o" * 40
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
 
 def client_for(engine: Engine, max_body_bytes: int = 5 * 1024 * 1024) -> TestClient:
-    def uow_factory() -> UnitOfWork:
-        return UnitOfWork(engine, TEST_KEYS)
-
-    config = IntakeConfig(
-        uow_factory=uow_factory,
-        tokens={TOKEN: "portal", OTHER_TOKEN: "other-portal"},
-        max_body_bytes=max_body_bytes,
-        readiness=lambda: ledger_problem(engine),
-        # As `relay.wiring.intake_app` does: new reports are written in groups.
-        group_commit=GroupCommit(uow_factory),
+    config = intake_config(
+        engine, max_body_bytes=max_body_bytes, readiness=lambda: ledger_problem(engine)
     )
     return TestClient(create_intake_app(config), raise_server_exceptions=False)
 
