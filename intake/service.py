@@ -96,7 +96,13 @@ def accept_report(
             uow.commit()
             return accepted
 
-    return _new_or_earlier(in_a_transaction, submission)
+    try:
+        return in_a_transaction(False)
+    except DuplicateKey:
+        if submission.idempotency_key is None:
+            raise
+        log.debug("this Idempotency-Key was used before; answering as its first request")
+        return in_a_transaction(True)
 
 
 def accept_in(
@@ -111,17 +117,6 @@ def accept_in(
     transaction), this raises `DuplicateKey`, and the transaction is spoiled; the caller
     then answers with `accept_report`, which reads the earlier answer."""
     return _write(uow, submission, now=now, new_id=new_id, look_first=False)
-
-
-def _new_or_earlier(write: Callable[[bool], Accepted], submission: Submission) -> Accepted:
-    """`write(False)`; if the key was used before, `write(True)`: the earlier answer."""
-    try:
-        return write(False)
-    except DuplicateKey:
-        if submission.idempotency_key is None:
-            raise
-        log.debug("this Idempotency-Key was used before; answering as its first request")
-        return write(True)
 
 
 def _write(
