@@ -22,10 +22,13 @@ queues as `relay run`, on a fresh SQLite broker file, half the tasks on the rout
 half on the deliveries'.
 
 Either way the rate is reports over the ledger's time from the first ROUTED to the last
-VERIFIED. The no-op rate is taken from the moment the worker starts taking tasks until no
-message is left (on Redis: and none unacknowledged), by a new no-op worker each time, three
-times (`NOOP_SAMPLES`); the limit is their median (one draw swung 240-330 reports/s on this
-machine between runs of the same code). Bounded by --timeout; loopback only.
+VERIFIED, drawn three times on the same stack, a backlog after another (`PIPELINE_SAMPLES`);
+the figure is the median draw (single draws of the same code swung 72-112 reports/s on this
+machine, with the no-op limit measured minutes later). The no-op rate is taken from the
+moment the worker starts taking tasks until no message is left (on Redis: and none
+unacknowledged), by a new no-op worker each time, three times (`NOOP_SAMPLES`); the limit
+is their median (one draw swung 240-330 reports/s on this machine between runs of the same
+code). Bounded by --timeout; loopback only.
 """
 
 from __future__ import annotations
@@ -43,12 +46,12 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select
 
 from benchmarks import cpu
 from benchmarks.celery_noop import NOOP_TASK
@@ -62,6 +65,8 @@ from tests.support.stack import DEFAULT_RECIPIENTS, Broker, Stack, running_stack
 
 KOMMUNER = [spec.serves[0] for spec in DEFAULT_RECIPIENTS]
 NOOP_SAMPLES = 3
+# Draws of the pipeline's own rate; the figure is the median draw (`summary`).
+PIPELINE_SAMPLES = 3
 # The deliveries' queue of the sandbox recipients' vendor.
 DELIVER_QUEUE = deliver_dispatch(DEFAULT_RECIPIENTS[0].vendor).queue
 Backlog = Callable[[Stack], AbstractContextManager[Stack]]
@@ -75,9 +80,9 @@ def submit_all(stack: Stack, reports: int) -> None:
         list(pool.map(one, range(reports)))
 
 
-def count(stack: Stack, query: str) -> Any:
+def count(stack: Stack, query: Select[Any]) -> Any:
     with stack.engine.connect() as connection:
-        return connection.execute(text(query)).one()
+        return connection.execute(query).scalar_one()
 
 
 @contextmanager
@@ -105,11 +110,23 @@ def run_stopped(stack: Stack) -> Iterator[Stack]:
     run.start()
 
 
-def first_routed_last_verified(stack: Stack) -> tuple[datetime, datetime]:
-    """Through the ledger's typed column, so that SQLite's stored text comes back as times."""
+# Through the ledger's typed columns, so that SQLite's stored text compares and comes back
+# as times. A draw's reports are those received since it began; its transitions, since then.
+def _moves_to(state: str, since: datetime) -> Select[Any]:
+    return select(func.count()).where(
+        schema.transitions.c.to_state == state, schema.transitions.c.at >= since
+    )
+
+
+def verified_since(since: datetime) -> Select[Any]:
+    reports = schema.reports.c
+    return select(func.count()).where(reports.state == "VERIFIED", reports.received_at >= since)
+
+
+def first_routed_last_verified(stack: Stack, since: datetime) -> tuple[datetime, datetime]:
     at, to_state = schema.transitions.c.at, schema.transitions.c.to_state
-    first = select(func.min(at)).where(to_state == "ROUTED").scalar_subquery()
-    last = select(func.max(at)).where(to_state == "VERIFIED").scalar_subquery()
+    first = select(func.min(at)).where(to_state == "ROUTED", at >= since).scalar_subquery()
+    last = select(func.max(at)).where(to_state == "VERIFIED", at >= since).scalar_subquery()
     with stack.engine.connect() as connection:
         row = connection.execute(select(first, last)).one()
     return row[0], row[1]
@@ -118,24 +135,26 @@ def first_routed_last_verified(stack: Stack) -> tuple[datetime, datetime]:
 def pipeline_rate(stack: Stack, reports: int, timeout: float, backlog: Backlog) -> dict[str, Any]:
     """Reports/s delivered and verified from a backlog: the reports submitted while nothing
     routes them (`backlog`), then all VERIFIED. The rate is taken from the ledger's
-    timestamps: first ROUTED to last VERIFIED."""
+    timestamps: first ROUTED to last VERIFIED, of this draw's reports (the stack may have
+    drained earlier draws)."""
+    since = datetime.now(UTC)
     with backlog(stack) as intake:
         submit_all(intake, reports)
     deadline = time.monotonic() + timeout
-    while not count(stack, ROUTED_ONE)[0] and time.monotonic() < deadline:
+    while not count(stack, _moves_to("ROUTED", since)) and time.monotonic() < deadline:
         time.sleep(0.02)  # the worker starting: its imports are not the pipeline's cost
     before = cpu.snapshot(process_groups(stack))
     done = 0
     while done < reports and time.monotonic() < deadline:
         time.sleep(0.2)
-        (done,) = count(stack, "SELECT count(*) FROM reports WHERE state = 'VERIFIED'")
+        done = count(stack, verified_since(since))
     spent = cpu.per_item_ms(before, cpu.snapshot(process_groups(stack)), done)
-    first, last = first_routed_last_verified(stack)
+    first, last = first_routed_last_verified(stack, since)
     seconds = (last - first).total_seconds()
     # Reports that waited in the ledger for their recipient (its breaker, or all of its
     # RELAY_MAX_CONCURRENT_PER_RECIPIENT slots busy) or for a retry: 0 means the recipients'
     # limits did not hold the pipeline back, and the rate is the pipeline's.
-    (waited,) = count(stack, "SELECT count(*) FROM transitions WHERE to_state = 'RETRY_SCHEDULED'")
+    waited = count(stack, _moves_to("RETRY_SCHEDULED", since))
     return {
         "reports": reports,
         "verified": done,
@@ -146,7 +165,11 @@ def pipeline_rate(stack: Stack, reports: int, timeout: float, backlog: Backlog) 
     }
 
 
-ROUTED_ONE = "SELECT count(*) FROM (SELECT 1 FROM transitions WHERE to_state = 'ROUTED' LIMIT 1) t"
+def pipeline_rates(
+    stack: Stack, reports: int, timeout: float, backlog: Backlog
+) -> list[dict[str, Any]]:
+    """`pipeline_rate` PIPELINE_SAMPLES times on the same stack, one draw after another."""
+    return [pipeline_rate(stack, reports, timeout, backlog) for _ in range(PIPELINE_SAMPLES)]
 
 
 def process_groups(stack: Stack) -> dict[str, int]:
@@ -268,8 +291,9 @@ def delete_keys(redis_url: str, prefix: str) -> None:
         client.delete(key)
 
 
-def measure_split(args: argparse.Namespace) -> tuple[dict[str, Any], list[float]]:
-    """The pipeline's figures and the no-op tasks/s (`NOOP_SAMPLES`), on PostgreSQL + Redis."""
+def measure_split(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[float]]:
+    """The pipeline's draws (`PIPELINE_SAMPLES`) and the no-op tasks/s (`NOOP_SAMPLES`), on
+    PostgreSQL + Redis."""
     prefix = f"bench-delivery-{os.getpid()}-"
     worker_args = ("--pool", "prefork", "--concurrency", str(args.concurrency))
     extra = {"RELAY_LOG_LEVEL": "WARNING"}
@@ -283,7 +307,7 @@ def measure_split(args: argparse.Namespace) -> tuple[dict[str, Any], list[float]
             with split_stack(
                 workdir, database_url, broker, DEFAULT_RECIPIENTS, extra, worker_args=worker_args
             ) as stack:
-                pipeline = pipeline_rate(stack, args.reports, args.timeout, worker_stopped)
+                pipeline = pipeline_rates(stack, args.reports, args.timeout, worker_stopped)
                 env = dict(stack.env)
 
             def fresh(sample: int) -> tuple[dict[str, str], NoopShape]:
@@ -296,14 +320,14 @@ def measure_split(args: argparse.Namespace) -> tuple[dict[str, Any], list[float]
     return pipeline, tasks
 
 
-def measure_embedded(args: argparse.Namespace) -> tuple[dict[str, Any], list[float]]:
-    """The pipeline's figures and the no-op tasks/s (`NOOP_SAMPLES`), for `relay run` on its
-    SQLite files."""
+def measure_embedded(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[float]]:
+    """The pipeline's draws (`PIPELINE_SAMPLES`) and the no-op tasks/s (`NOOP_SAMPLES`), for
+    `relay run` on its SQLite files."""
     extra = {"RELAY_LOG_LEVEL": "WARNING", "RELAY_WORKER_CONCURRENCY": str(args.concurrency)}
     with tempfile.TemporaryDirectory(prefix="delivery-ratio-") as directory:
         workdir = Path(directory)
         with running_stack(workdir, "embedded", extra_env=extra) as stack:
-            pipeline = pipeline_rate(stack, args.reports, args.timeout, run_stopped)
+            pipeline = pipeline_rates(stack, args.reports, args.timeout, run_stopped)
             env = dict(stack.env)
 
         def fresh(sample: int) -> tuple[dict[str, str], NoopShape]:
@@ -317,16 +341,19 @@ def measure_embedded(args: argparse.Namespace) -> tuple[dict[str, Any], list[flo
 
 
 def summary(
-    shape: str, concurrency: int, pipeline: dict[str, Any], samples: list[float]
+    shape: str, concurrency: int, draws: list[dict[str, Any]], samples: list[float]
 ) -> dict[str, Any]:
-    """The pipeline's figures beside the no-op limit: the median of the no-op samples, at
-    two tasks a report (route, deliver)."""
+    """The pipeline's median draw beside the no-op limit: the median of the no-op samples,
+    at two tasks a report (route, deliver). Every draw's rate is kept beside it."""
+    rates = [draw["reports_per_second"] for draw in draws]
+    pipeline = draws[rates.index(statistics.median_low(rates))]
     tasks = statistics.median(samples)
     limit = tasks / 2
     return {
         "shape": shape,
         "worker_concurrency": concurrency,
         **pipeline,
+        "reports_per_second_samples": rates,
         "noop_tasks_per_second_samples": [round(sample, 1) for sample in samples],
         "noop_tasks_per_second": round(tasks, 1),
         "limit_reports_per_second": round(limit, 1),
