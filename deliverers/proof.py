@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from deliverers import metrics
 from deliverers.base import Deliverer, DeliveryError, StoredCopy
@@ -82,6 +83,21 @@ def mark_missing(
     )
 
 
+# Due reports read back a pass. A fuller backlog goes on at the lane's next pass, a tick
+# at most (`relay.wiring.read_back_jobs`), not at once: reports that stay DELIVERED (legacy
+# receipts) are due at every pass.
+READ_BACK_BATCH = 500
+
+
+class ReadBackPass(NamedTuple):
+    """What a read-back pass did: how many reports moved, and when to look again."""
+
+    moved: int
+    # When the next report still DELIVERED (and not due at this pass) comes due; with
+    # none, when one delivered now would.
+    next_due: datetime
+
+
 def verify_delivered(
     uow_factory: UowFactory,
     *,
@@ -89,22 +105,35 @@ def verify_delivered(
     deliverer_for: DelivererFor,
     receipt_mode_for: Callable[[str], ReceiptMode],
     now: Callable[[], datetime],
-) -> int:
+) -> ReadBackPass:
     """Read back every report DELIVERED at least `verify_delay_seconds` ago, in parallel,
-    and record what was found in one transaction; how many moved."""
-    cutoff = now() - timedelta(seconds=verify_delay_seconds)
+    and record what was found in one transaction; how many moved, and when the next
+    report still DELIVERED comes due (asked in the same read)."""
+    at = now()
+    delay = timedelta(seconds=verify_delay_seconds)
     with uow_factory() as uow:
-        due = uow.queries.reports_past_due(State.DELIVERED, "updated_at", cutoff)
+        due = uow.queries.reports_past_due(
+            State.DELIVERED, "updated_at", at - delay, limit=READ_BACK_BATCH
+        )
+        later = uow.queries.earliest_after(State.DELIVERED, "updated_at", at - delay)
         uow.close_read()
+    next_due = (later or at) + delay  # none delivered: one delivered now
     if not due:
-        return 0
+        return ReadBackPass(0, next_due)
 
     def look(report: Report) -> ReadBack | None:
         return read_back(report, deliverer_for=deliverer_for, receipt_mode_for=receipt_mode_for)
 
     with ThreadPoolExecutor(READ_BACK_THREADS, thread_name_prefix="read-back") as pool:
         found = [each for each in pool.map(look, due) if each is not None]
-    return len(record_read_backs(uow_factory, found, now))
+    return ReadBackPass(len(record_read_backs(uow_factory, found, now)), next_due)
+
+
+def read_back_wait(next_due: datetime, now: datetime, longest: float) -> float:
+    """Seconds until the read-back looks again: when the next delivery comes due, and never
+    later than `longest` (a read-back that failed is tried again then; and a worker's clock
+    may run behind the scheduler's, so that what it delivers looks due late). Pure."""
+    return min(max((next_due - now).total_seconds(), 0.0), longest)
 
 
 def verify_report(

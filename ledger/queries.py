@@ -195,6 +195,13 @@ class ReportQueries:
         query = _past_due(select(schema.reports), state, column, now, limit)
         return [Report.from_row(row) for row in self._db.execute(query).mappings()]
 
+    def earliest_after(self, state: State, column: str, after: datetime) -> datetime | None:
+        """The earliest `column` later than `after` of the reports in `state`, or None: the
+        next to come due (one probe of the index on state and `column`)."""
+        value = schema.reports.c[column]
+        query = select(func.min(value)).where(schema.reports.c.state == state.value)
+        return self._db.execute(query.where(value > after)).scalar_one()  # type: ignore[no-any-return]
+
 
 def _past_due(
     query: Select[Any], state: State, column: str, now: datetime, limit: int

@@ -4,13 +4,14 @@ plain callables and values from the container."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
 from deliverers.fiks_io import konto_queue
 from deliverers.liveness import check_open_breakers
-from deliverers.proof import ReconcileResult, reconcile, verify_delivered
+from deliverers.proof import ReconcileResult, read_back_wait, reconcile, verify_delivered
 from deliverers.receipts import IncomingReceipt, handle_receipt
 from deliverers.scheduled import (
     enforce_receipt_deadlines,
@@ -80,7 +81,6 @@ def intake_app(container: Container) -> FastAPI:
 
 
 OUTBOX_BATCH = 200
-READ_BACK_POLL_SECONDS = 0.1  # a delivery is read back within this of its verify delay
 
 
 def outbox_jobs(container: Container, publisher: CeleryPublisher) -> list[Periodic]:
@@ -145,23 +145,25 @@ def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Per
 
 
 def read_back_jobs(container: Container) -> list[Periodic]:
-    """The read-back lane: looks every READ_BACK_POLL_SECONDS (one indexed query) for
-    deliveries whose verify delay has passed, so none waits long past it; may wait on case
-    systems, so it has a lane of its own."""
+    """The read-back lane: looks again when the next delivery comes due (asked with each
+    look: one indexed query), so none waits past its verify delay, and at least every
+    scheduler tick; may wait on case systems, so it has a lane of its own."""
     c, settings = container, container.settings
-    return [
-        Periodic(
-            "read-back",
-            min(READ_BACK_POLL_SECONDS, settings.scheduler_tick_seconds),
-            lambda: verify_delivered(
-                c.uow,
-                verify_delay_seconds=settings.verify_delay_seconds,
-                deliverer_for=c.deliverer_for,
-                receipt_mode_for=c.receipt_mode_for,
-                now=c.now,
-            ),
+
+    def look() -> int:
+        done = verify_delivered(
+            c.uow,
+            verify_delay_seconds=settings.verify_delay_seconds,
+            deliverer_for=c.deliverer_for,
+            receipt_mode_for=c.receipt_mode_for,
+            now=c.now,
         )
-    ]
+        wait = read_back_wait(done.next_due, c.now(), settings.scheduler_tick_seconds)
+        job.next_run = time.monotonic() + wait
+        return done.moved
+
+    job = Periodic("read-back", settings.scheduler_tick_seconds, look)
+    return [job]
 
 
 BREAKER_CHECK_POLL_SECONDS = 1.0  # each recipient is checked every BreakerPolicy.check_seconds

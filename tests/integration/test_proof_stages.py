@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from deliverers.base import StoredCopy
 from deliverers.fiks_io import MOTTATT
-from deliverers.proof import reconcile_recipient, verify_delivered
+from deliverers.proof import ReadBackPass, reconcile_recipient, verify_delivered
 from ledger.lifecycle import State
 from tests.support.clock import T0
 from tests.support.fakes import FakeCaseSystem, FakeMailbox
@@ -89,6 +89,34 @@ def test_a_report_moved_on_during_its_read_back_is_left_as_it_is(stages: Stages)
     ]
 
 
+def test_a_read_back_pass_says_when_the_next_delivery_comes_due(stages: Stages) -> None:
+    """The lane sleeps until then (`relay.wiring.read_back_jobs`) instead of polling."""
+    case_system = FakeCaseSystem()
+    delay = timedelta(seconds=60)
+
+    def look() -> ReadBackPass:
+        return verify_delivered(
+            stages.uow,
+            verify_delay_seconds=60,
+            deliverer_for=lambda recipient: case_system,
+            receipt_mode_for=stages.receipt_mode,
+            now=stages.clock,
+        )
+
+    assert look() == (0, stages.clock() + delay)  # none delivered: one delivered now
+    first = stages.delivered(case_system)
+    stages.clock.advance(20)
+    second = stages.delivered(case_system)
+    stages.clock.advance(30)
+    first_due = report(stages.engine, first).updated_at + delay
+    assert look() == (0, first_due)  # neither due yet
+    stages.clock.advance(15)
+    second_due = report(stages.engine, second).updated_at + delay
+    assert second_due > stages.clock() > first_due
+    assert look() == (1, second_due)  # the first verified; the second is next
+    assert report(stages.engine, first).state is State.VERIFIED
+
+
 def test_a_ticks_read_backs_are_recorded_in_one_transaction(stages: Stages) -> None:
     """The read-back lane reads every due report back in parallel and records what it
     found with one commit; a report moved on meanwhile is left out, the others recorded."""
@@ -107,7 +135,7 @@ def test_a_ticks_read_backs_are_recorded_in_one_transaction(stages: Stages) -> N
     committed = commits.append
     event.listen(stages.engine, "commit", committed)
     try:
-        moved = verify_delivered(
+        moved, _ = verify_delivered(
             stages.uow,
             verify_delay_seconds=60,
             deliverer_for=lambda recipient: MovedOnMeanwhile(),
