@@ -6,7 +6,7 @@ same bytes); one it holds with another hash is dead-lettered as a content mismat
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -105,19 +105,25 @@ def verify_delivered(
     deliverer_for: DelivererFor,
     receipt_mode_for: Callable[[str], ReceiptMode],
     now: Callable[[], datetime],
+    unverifiable: Collection[str] = (),
+    batch: int = READ_BACK_BATCH,
 ) -> ReadBackPass:
-    """Read back every report DELIVERED at least `verify_delay_seconds` ago, in parallel,
-    and record what was found in one transaction; how many moved, and when the next
-    report still DELIVERED comes due (asked in the same read)."""
+    """Read back every report DELIVERED at least `verify_delay_seconds` ago (at most
+    `batch`, oldest first), in parallel, and record what was found in one transaction; how
+    many moved, and when the next report still DELIVERED comes due (asked in the same read).
+    `unverifiable`: recipients whose reports stay DELIVERED (legacy receipts), left out of
+    both, or their oldest would fill every batch and no other report be read back."""
     at = now()
-    delay = timedelta(seconds=verify_delay_seconds)
+    cutoff = at - timedelta(seconds=verify_delay_seconds)
     with uow_factory() as uow:
         due = uow.queries.reports_past_due(
-            State.DELIVERED, "updated_at", at - delay, limit=READ_BACK_BATCH
+            State.DELIVERED, "updated_at", cutoff, limit=batch, excluding=unverifiable
         )
-        later = uow.queries.earliest_after(State.DELIVERED, "updated_at", at - delay)
+        later = uow.queries.earliest_after(
+            State.DELIVERED, "updated_at", cutoff, excluding=unverifiable
+        )
         uow.close_read()
-    next_due = (later or at) + delay  # none delivered: one delivered now
+    next_due = (later or at) + timedelta(seconds=verify_delay_seconds)  # none: one made now
     if not due:
         return ReadBackPass(0, next_due)
 

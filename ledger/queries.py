@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -189,18 +189,38 @@ class ReportQueries:
         return list(self._db.execute(query).scalars())
 
     def reports_past_due(
-        self, state: State, column: str, now: datetime, *, limit: int = 500
+        self,
+        state: State,
+        column: str,
+        now: datetime,
+        *,
+        limit: int = 500,
+        excluding: Collection[str] = (),
     ) -> list[Report]:
-        """`past_due`, the reports themselves (not locked)."""
+        """`past_due`, the reports themselves (not locked); none of the recipients in
+        `excluding`."""
         query = _past_due(select(schema.reports), state, column, now, limit)
-        return [Report.from_row(row) for row in self._db.execute(query).mappings()]
+        return [
+            Report.from_row(row)
+            for row in self._db.execute(_excluding(query, excluding)).mappings()
+        ]
 
-    def earliest_after(self, state: State, column: str, after: datetime) -> datetime | None:
-        """The earliest `column` later than `after` of the reports in `state`, or None: the
-        next to come due (one probe of the index on state and `column`)."""
+    def earliest_after(
+        self, state: State, column: str, after: datetime, *, excluding: Collection[str] = ()
+    ) -> datetime | None:
+        """The earliest `column` later than `after` of the reports in `state` (none of the
+        recipients in `excluding`), or None: the next to come due (one probe of the index on
+        state and `column`)."""
         value = schema.reports.c[column]
         query = select(func.min(value)).where(schema.reports.c.state == state.value)
-        return self._db.execute(query.where(value > after)).scalar_one()  # type: ignore[no-any-return]
+        query = _excluding(query.where(value > after), excluding)
+        return self._db.execute(query).scalar_one()  # type: ignore[no-any-return]
+
+
+def _excluding(query: Select[Any], recipients: Collection[str]) -> Select[Any]:
+    if not recipients:
+        return query  # the statement as it was, one compiled form
+    return query.where(schema.reports.c.recipient.not_in(sorted(recipients)))
 
 
 def _past_due(

@@ -195,12 +195,18 @@ class Container:
                 for r in recipients
                 if r.delivery.overdue_after_seconds
             },
-            unverifiable=frozenset(r.id for r in recipients if r.receipt is ReceiptMode.LEGACY),
+            unverifiable=self.unverifiable(),
         )
 
     def receipt_mode_for(self, recipient_id: str) -> ReceiptMode:
         recipient = self.routes.recipients.get(recipient_id)
         return recipient.receipt if recipient else ReceiptMode.STRICT
+
+    def unverifiable(self) -> frozenset[str]:
+        """Recipients whose deliveries cannot be read back (legacy receipts): they stay
+        DELIVERED; the read-back lane and the overdue alert leave them out."""
+        recipients = self.routes.recipients.values()
+        return frozenset(r.id for r in recipients if r.receipt is ReceiptMode.LEGACY)
 
     def control_for(self, recipient_id: str) -> DeliveryControl:
         """The settings' delivery pacing, with the recipient's overrides from the routes file."""

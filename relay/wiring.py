@@ -157,6 +157,7 @@ def read_back_jobs(container: Container) -> list[Periodic]:
             deliverer_for=c.deliverer_for,
             receipt_mode_for=c.receipt_mode_for,
             now=c.now,
+            unverifiable=c.unverifiable(),
         )
         wait = read_back_wait(done.next_due, c.now(), settings.scheduler_tick_seconds)
         job.next_run = time.monotonic() + wait

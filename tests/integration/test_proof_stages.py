@@ -5,17 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from deliverers.base import StoredCopy
 from deliverers.fiks_io import MOTTATT
 from deliverers.proof import ReadBackPass, reconcile_recipient, verify_delivered
 from ledger.lifecycle import State
-from tests.support.clock import T0
+from router.routes import load_routes
+from tests.support.clock import T0, Clock
 from tests.support.fakes import FakeCaseSystem, FakeMailbox
-from tests.support.stages import Stages, history, outbox_queues, report
+from tests.support.stages import (
+    BERGEN,
+    OSLO,
+    Stages,
+    history,
+    outbox_queues,
+    report,
+    routed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -115,6 +125,47 @@ def test_a_read_back_pass_says_when_the_next_delivery_comes_due(stages: Stages) 
     assert second_due > stages.clock() > first_due
     assert look() == (1, second_due)  # the first verified; the second is next
     assert report(stages.engine, first).state is State.VERIFIED
+
+
+def test_reports_that_stay_delivered_do_not_fill_the_read_backs_batch(
+    ledger_engine: Engine, tmp_path: Path, clock: Clock
+) -> None:
+    """A legacy recipient's deliveries can never be read back and stay DELIVERED; the
+    oldest of them once filled every batch, and no other report was read back again."""
+    (tmp_path / "routes.yaml").write_text(
+        "recipients:\n"
+        f"  - {{id: bergen, name: Bergen, serves: ['{BERGEN}'], vendor: rest-json,"
+        " endpoint: 'http://127.0.0.1:9', secret_env: S}\n"
+        f"  - {{id: old, name: Old, serves: ['{OSLO}'], vendor: rest-json,"
+        " endpoint: 'http://127.0.0.1:9', secret_env: S, receipt: legacy}\n",
+        "utf-8",
+    )
+    table = load_routes(tmp_path / "routes.yaml", {"S": "x" * 32})
+    stages = Stages(ledger_engine, table, clock)
+    case_system = FakeCaseSystem()
+    for _ in range(2):
+        old = routed(ledger_engine, table, clock, OSLO)
+        assert stages.deliver(old, case_system) is State.DELIVERED
+        clock.advance(1)
+    strict = stages.delivered(case_system)
+    clock.advance(60)
+
+    def look(unverifiable: frozenset[str]) -> ReadBackPass:
+        return verify_delivered(
+            stages.uow,
+            verify_delay_seconds=60,
+            deliverer_for=lambda recipient: case_system,
+            receipt_mode_for=stages.receipt_mode,
+            now=clock,
+            unverifiable=unverifiable,
+            batch=2,
+        )
+
+    assert look(frozenset()).moved == 0  # the two legacy deliveries fill the batch
+    assert report(ledger_engine, strict).state is State.DELIVERED
+    assert look(frozenset({"old"})).moved == 1
+    assert report(ledger_engine, strict).state is State.VERIFIED
+    assert report(ledger_engine, old).state is State.DELIVERED  # as it must stay
 
 
 def test_a_ticks_read_backs_are_recorded_in_one_transaction(stages: Stages) -> None:
