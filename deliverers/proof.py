@@ -135,11 +135,13 @@ def verify_delivered(
     return ReadBackPass(len(record_read_backs(uow_factory, found, now)), next_due)
 
 
-def read_back_wait(next_due: datetime, now: datetime, longest: float) -> float:
-    """Seconds until the read-back looks again: when the next delivery comes due, and never
-    later than `longest` (a read-back that failed is tried again then; and a worker's clock
-    may run behind the scheduler's, so that what it delivers looks due late). Pure."""
-    return min(max((next_due - now).total_seconds(), 0.0), longest)
+def read_back_wait(next_due: datetime, now: datetime, shortest: float, longest: float) -> float:
+    """Seconds until the read-back looks again: when the next delivery comes due, but not
+    sooner than `shortest` (while deliveries flow, each pass reads back those that came due
+    meanwhile together, not one each) nor later than `longest` (a read-back that failed is
+    tried again then; and a worker's clock may run behind the scheduler's, so that what it
+    delivers looks due late). Pure."""
+    return min(max((next_due - now).total_seconds(), shortest), longest)
 
 
 def verify_report(

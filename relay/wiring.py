@@ -81,6 +81,9 @@ def intake_app(container: Container) -> FastAPI:
 
 
 OUTBOX_BATCH = 200
+# The read-back lane's passes are this far apart at least: a delivery is read back within
+# this of its verify delay, and those due meanwhile together.
+READ_BACK_GAP_SECONDS = 0.1
 
 
 def outbox_jobs(container: Container, publisher: CeleryPublisher) -> list[Periodic]:
@@ -146,8 +149,8 @@ def scheduler_jobs(container: Container, publisher: CeleryPublisher) -> list[Per
 
 def read_back_jobs(container: Container) -> list[Periodic]:
     """The read-back lane: looks again when the next delivery comes due (asked with each
-    look: one indexed query), so none waits past its verify delay, and at least every
-    scheduler tick; may wait on case systems, so it has a lane of its own."""
+    look: one indexed query), READ_BACK_GAP_SECONDS after its last look at the soonest and
+    a scheduler tick at the latest; may wait on case systems, so it has a lane of its own."""
     c, settings = container, container.settings
 
     def look() -> int:
@@ -159,7 +162,8 @@ def read_back_jobs(container: Container) -> list[Periodic]:
             now=c.now,
             unverifiable=c.unverifiable(),
         )
-        wait = read_back_wait(done.next_due, c.now(), settings.scheduler_tick_seconds)
+        tick = settings.scheduler_tick_seconds
+        wait = read_back_wait(done.next_due, c.now(), min(READ_BACK_GAP_SECONDS, tick), tick)
         job.next_run = time.monotonic() + wait
         return done.moved
 
