@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Select,
     bindparam,
+    case,
     exists,
     func,
     or_,
@@ -90,9 +91,10 @@ class ReportQueries:
         limit: int,
         others_since: datetime | None = None,
     ) -> Ready:
-        """A recipient's RETRY_SCHEDULED reports that could go now (at most `limit`, oldest
-        first, locked, skipping rows another transaction holds) and how many of its reports
-        are in `on_their_way`, in one round trip; nothing when none could go. The count is
+        """A recipient's RETRY_SCHEDULED reports that could go now (at most `limit` less
+        those on their way, one at least; oldest first, locked, skipping rows another
+        transaction holds) and how many of its reports are in `on_their_way`, in one round
+        trip; nothing when none could go. The count is
         as of this statement: the caller, holding the recipient's health row, counts right.
         With `others_since` (a settlement that may go on with the first), the same statement
         asks `others_waiting(recipient, others_since)` too (answered only when some report
@@ -327,6 +329,16 @@ def _count_for_recipient(states: tuple[str, ...]) -> Select[Any]:
     return select(_counted(bindparam("recipient"), states, "counted"))
 
 
+def _room(on_their_way: tuple[str, ...]) -> ColumnElement[int]:
+    """`limit` less the recipient's reports on their way, and at least one (a half-open
+    breaker's probe may go whatever is counted): no more rows are read and locked than the
+    caller can release (`deliverers.breaker.free_slots`). A settlement read and locked
+    `limit` of them every time while it could release one or two."""
+    busy = _counted(bindparam("recipient"), on_their_way, "room")
+    free = bindparam("limit", type_=Integer) - busy
+    return case((free > 1, free), else_=1)
+
+
 @functools.lru_cache(maxsize=16)
 def _ready_to_release(on_their_way: tuple[str, ...], others: bool) -> Select[Any]:
     counted = _counted(bindparam("recipient"), on_their_way, "busy").label("on_their_way")
@@ -345,7 +357,7 @@ def _ready_to_release(on_their_way: tuple[str, ...], others: bool) -> Select[Any
             )
         )
         .order_by(schema.reports.c.received_at)
-        .limit(bindparam("limit", type_=Integer))
+        .limit(_room(on_their_way))
         .with_for_update(skip_locked=True, of=schema.reports)
     )
     if not others:

@@ -23,7 +23,12 @@ from deliverers.base import Deliverer, Delivery, Receipt, Sent, StoredCopy, Tran
 from deliverers.breaker import BreakerPolicy
 from deliverers.control import DeliveryControl
 from deliverers.liveness import check_open_breakers
-from deliverers.release import QUEUED_AHEAD_FACTOR, RoomsAtRouting, room_at_routing
+from deliverers.release import (
+    ON_THEIR_WAY,
+    QUEUED_AHEAD_FACTOR,
+    RoomsAtRouting,
+    room_at_routing,
+)
 from deliverers.rest_json import RestJsonDeliverer
 from deliverers.retry import RetryPolicy
 from deliverers.sandbox.app import SandboxConfig, create_sandbox_app
@@ -326,6 +331,27 @@ def test_the_tick_releases_nothing_to_a_recipient_whose_slots_are_all_in_flight(
     assert pipeline.tick() == 0
     assert pipeline.released() == []
     assert sorted(pipeline.in_state(State.RETRY_SCHEDULED)) == sorted(waiting)
+
+
+def test_a_release_reads_and_locks_no_more_waiting_reports_than_it_has_room_for(
+    pipeline: Pipeline, clock: Clock
+) -> None:
+    """`limit` less those on their way, one at least (a half-open breaker's probe goes
+    whatever is counted). A settlement read and locked `limit` waiting reports every time,
+    and could release one or two of them."""
+    burst = pipeline.routed(BACKLOG, admitted=True)  # ROOM on their way, the rest waiting
+
+    def candidates(limit: int) -> list[str]:
+        with pipeline.uow() as uow:
+            ready = uow.queries.ready_to_release(
+                "bergen", clock(), on_their_way=ON_THEIR_WAY, limit=limit
+            )
+        assert ready.on_their_way == ROOM
+        return [report.id for report in ready.reports]
+
+    assert candidates(ROOM + 3) == burst[ROOM : ROOM + 3]
+    assert candidates(ROOM) == burst[ROOM : ROOM + 1]
+    assert candidates(1) == burst[ROOM : ROOM + 1]
 
 
 def outbox_rows(pipeline: Pipeline, report_ids: list[str]) -> list[int]:
