@@ -11,10 +11,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import ColumnElement, Connection, Engine, text
+from sqlalchemy import ColumnElement, Connection, Engine, event, text
 
 from ledger import schema
 from ledger.chain import transition_hash
@@ -211,3 +212,36 @@ def test_the_periodic_chain_watch_raises_one_alert_for_an_edit_within_a_round(
         alerts = [a for i in ids for a in uow.alerts.for_report(i)]
     assert [(a.report_id, a.kind) for a in alerts] == [(ids[2], "chain-broken")]
     assert alerts[0].reason == "sequence 2: its fields do not match its hash (edited)"
+
+
+def test_the_chain_watch_reads_a_report_it_found_intact_again_only_once_it_changes(
+    ledger_engine: Engine,
+) -> None:
+    """Within its overlap (reports changed in the last five minutes) a run re-read and
+    re-hashed every chain the run before had found intact: a backlog's reports, every
+    minute. Now only the round (`sweep`) reads an unchanged one again."""
+    ids = ledger_with_reports(ledger_engine)  # all changed at T0, within every run's overlap
+    watch = ChainWatch(lambda: UnitOfWork(ledger_engine), lambda: T0, sweep=1)
+    read: list[str] = []
+
+    def links_read(
+        connection: Any, cursor: Any, statement: str, parameters: Any, *args: Any
+    ) -> None:
+        if "FROM transitions" in statement:
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            read.extend(value for value in values if isinstance(value, str))
+
+    event.listen(ledger_engine, "before_cursor_execute", links_read)
+    try:
+        assert watch() == 0
+        assert set(ids) <= set(read)
+        read.clear()
+        assert watch() == 0
+        assert len(read) == 1  # the round's slice of one, nothing of the overlap again
+        read.clear()
+        new = report_in(ledger_engine, State.VERIFIED, T0)
+        assert watch() == 0
+        assert new in read
+        assert len(read) == 2  # the changed one, and the round's next
+    finally:
+        event.remove(ledger_engine, "before_cursor_execute", links_read)
