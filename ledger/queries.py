@@ -94,11 +94,11 @@ class ReportQueries:
         """A recipient's RETRY_SCHEDULED reports that could go now (at most `limit` less
         those on their way, one at least; oldest first, locked, skipping rows another
         transaction holds) and how many of its reports are in `on_their_way`, in one round
-        trip; nothing when none could go. The count is
-        as of this statement: the caller, holding the recipient's health row, counts right.
-        With `others_since` (a settlement that may go on with the first), the same statement
-        asks `others_waiting(recipient, others_since)` too (answered only when some report
-        could go), and reads each report's sealed content (`Ready.contents`)."""
+        trip; nothing when none could go. The count is as of this statement: the caller,
+        holding the recipient's health row, counts right. With `others_since` (a settlement
+        that may go on with the first), the same statement asks `others_waiting(recipient,
+        others_since)` too (answered only when some report could go), and reads each
+        report's sealed content (`Ready.contents`)."""
         query = _ready_to_release(tuple(s.value for s in on_their_way), others_since is not None)
         parameters = {"recipient": recipient, "now": now, "limit": limit, "since": others_since}
         rows = [dict(row) for row in self._db.execute(query, parameters).mappings()]
