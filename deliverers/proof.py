@@ -113,8 +113,8 @@ def verify_delivered(
     many moved, and when the next report still DELIVERED comes due (asked in the same read).
     `unverifiable`: recipients whose reports stay DELIVERED (legacy receipts), left out of
     both, or their oldest would fill every batch and no other report be read back."""
-    at = now()
-    cutoff = at - timedelta(seconds=verify_delay_seconds)
+    at, delay = now(), timedelta(seconds=verify_delay_seconds)
+    cutoff = at - delay
     with uow_factory() as uow:
         due = uow.queries.reports_past_due(
             State.DELIVERED, "updated_at", cutoff, limit=batch, excluding=unverifiable
@@ -123,7 +123,7 @@ def verify_delivered(
             State.DELIVERED, "updated_at", cutoff, excluding=unverifiable
         )
         uow.close_read()
-    next_due = (later or at) + timedelta(seconds=verify_delay_seconds)  # none: one made now
+    next_due = (later or at) + delay  # none delivered: one delivered now
     if not due:
         return ReadBackPass(0, next_due)
 
