@@ -1,60 +1,63 @@
 """The `relay` command line: run the pipeline's processes, and look after reports.
 
 One module per command group; what they share (start-up errors, logging, `--operator`,
-`--json`) is in `relay.cli.options`.
+`--json`) is in `relay.cli.options`. A command's module is imported when that command
+runs (or `relay --help` lists them all): `relay sandbox` does not import the pipeline, and
+no process pays at start for the other commands' imports.
 """
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from relay.cli.check_recipient import check_recipient
-from relay.cli.console import console
-from relay.cli.db import db
-from relay.cli.demo import bench, demo
-from relay.cli.dlq import dlq
-from relay.cli.flower import flower
-from relay.cli.health import health
-from relay.cli.held import held
-from relay.cli.keys import keys
-from relay.cli.ledger import ledger
-from relay.cli.processes import api, run, scheduler, worker
-from relay.cli.proof import overdue_command, recipients, reconcile_command
-from relay.cli.report import report
-from relay.cli.retention import retention
-from relay.cli.routes import routes
-from relay.cli.sandbox import sandbox
-from relay.cli.status import status
+# Each command's name, and where it is: "module:attribute".
+COMMANDS = {
+    "run": "relay.cli.processes:run",
+    "api": "relay.cli.processes:api",
+    "worker": "relay.cli.processes:worker",
+    "scheduler": "relay.cli.processes:scheduler",
+    "status": "relay.cli.status:status",
+    "health": "relay.cli.health:health",
+    "db": "relay.cli.db:db",
+    "demo": "relay.cli.demo:demo",
+    "bench": "relay.cli.demo:bench",
+    "sandbox": "relay.cli.sandbox:sandbox",
+    "check-recipient": "relay.cli.check_recipient:check_recipient",
+    "dlq": "relay.cli.dlq:dlq",
+    "reconcile": "relay.cli.proof:reconcile_command",
+    "overdue": "relay.cli.proof:overdue_command",
+    "recipients": "relay.cli.proof:recipients",
+    "routes": "relay.cli.routes:routes",
+    "held": "relay.cli.held:held",
+    "keys": "relay.cli.keys:keys",
+    "report": "relay.cli.report:report",
+    "retention": "relay.cli.retention:retention",
+    "ledger": "relay.cli.ledger:ledger",
+    "flower": "relay.cli.flower:flower",
+    "console": "relay.cli.console:console",
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands are imported by name when asked for (click's documented
+    pattern for large command lines)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = where.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command), where
+        assert command.name == cmd_name, where
+        return command
+
+
+@click.group(cls=LazyGroup)
 def main() -> None:
     """bekymring-relay: carries concern reports to case systems and proves they arrived."""
-
-
-for command in (
-    run,
-    api,
-    worker,
-    scheduler,
-    status,
-    health,
-    db,
-    demo,
-    bench,
-    sandbox,
-    check_recipient,
-    dlq,
-    reconcile_command,
-    overdue_command,
-    recipients,
-    routes,
-    held,
-    keys,
-    report,
-    retention,
-    ledger,
-    flower,
-    console,
-):
-    main.add_command(command)

@@ -117,11 +117,18 @@ def test_every_setting_has_a_row_with_its_default_and_every_row_a_setting() -> N
     assert not problems, "\n".join(problems)
 
 
+def subcommands(group: click.Group) -> dict[str, click.Command]:
+    """A group's commands as `relay` finds them (`main` imports each only when asked)."""
+    context = click.Context(group)
+    found = {name: group.get_command(context, name) for name in group.list_commands(context)}
+    return {name: command for name, command in found.items() if command is not None}
+
+
 def leaf_commands(command: click.Command, path: tuple[str, ...]) -> set[str]:
     if not isinstance(command, click.Group):
         return set() if command.hidden else {" ".join(path)}
     return set().union(
-        *(leaf_commands(sub, (*path, name)) for name, sub in command.commands.items())
+        *(leaf_commands(sub, (*path, name)) for name, sub in subcommands(command).items())
     )
 
 
@@ -138,9 +145,9 @@ def documented_commands() -> tuple[set[str], list[str]]:
             command: click.Command = main
             path = ["relay"]
             for word in words[1:]:
-                if not isinstance(command, click.Group) or word not in command.commands:
+                if not isinstance(command, click.Group) or word not in subcommands(command):
                     break
-                command = command.commands[word]
+                command = subcommands(command)[word]
                 path.append(word)
             named = " ".join(path)
             if len(path) == 1:
@@ -151,7 +158,7 @@ def documented_commands() -> tuple[set[str], list[str]]:
             elif isinstance(command, click.Group):
                 problems.append(
                     f"README's commands table names `{named}`, a group: name its commands "
-                    f"({', '.join(sorted(command.commands))})"
+                    f"({', '.join(sorted(subcommands(command)))})"
                 )
             else:
                 found.add(named)
