@@ -14,8 +14,7 @@ import sys
 
 from ledger.topology import ROUTE_QUEUE
 from relay.bootstrap import load_settings
-from relay.celery_app import RelayCelery, create_celery
-from relay.embedded import worker_argv
+from relay.celery_app import RelayCelery, create_celery, worker_argv
 
 NOOP_TASK = "bench.noop"
 DEFAULTS = ("", "prefork", ROUTE_QUEUE)  # CONCURRENCY is required

@@ -45,6 +45,31 @@ def worker_queues() -> list[str]:
     return queues_for(VENDORS)
 
 
+def worker_argv(
+    concurrency: int,
+    *,
+    pool: str,
+    node: str,
+    queues: list[str] | None = None,
+    quiet: bool = False,
+    log_level: str = "INFO",
+) -> list[str]:
+    """`quiet`: without Celery's start-up banner (it is printed, not logged). `log_level`:
+    RELAY_LOG_LEVEL (at INFO Celery logs every task it receives and finishes)."""
+    return [
+        *(["--quiet"] if quiet else []),
+        "worker",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
+        f"--hostname={node}",
+        "--queues=" + ",".join(queues or worker_queues()),
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        f"--loglevel={log_level}",
+    ]
+
+
 def task_queues(broker_url: str) -> list[Queue]:
     """Durable queues on the default exchange: a message is routed by the queue's name alone,
     so it arrives even after the broker lost its bindings (a Redis FLUSHALL, a failover).

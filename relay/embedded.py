@@ -13,7 +13,7 @@ from celery.worker import state as worker_state
 
 from relay.background import Background
 from relay.bootstrap import Container
-from relay.celery_app import EXIT_WEDGED, create_celery, worker_queues
+from relay.celery_app import EXIT_WEDGED, create_celery, worker_argv
 from relay.servers import ServerThread, bind
 from relay.watchdog import Wedged
 from relay.wiring import intake_app
@@ -57,28 +57,3 @@ def run_embedded(container: Container, host: str, port: int) -> None:
         background.stop()
         api.stop()
         container.close()
-
-
-def worker_argv(
-    concurrency: int,
-    *,
-    pool: str,
-    node: str,
-    queues: list[str] | None = None,
-    quiet: bool = False,
-    log_level: str = "INFO",
-) -> list[str]:
-    """`quiet`: without Celery's start-up banner (it is printed, not logged). `log_level`:
-    RELAY_LOG_LEVEL (at INFO Celery logs every task it receives and finishes)."""
-    return [
-        *(["--quiet"] if quiet else []),
-        "worker",
-        f"--pool={pool}",
-        f"--concurrency={concurrency}",
-        f"--hostname={node}",
-        "--queues=" + ",".join(queues or worker_queues()),
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        f"--loglevel={log_level}",
-    ]

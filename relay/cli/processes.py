@@ -144,8 +144,7 @@ def worker(
     concurrency: int | None, pool: str, queues: str | None, metrics_port: int | None
 ) -> None:
     """A Celery worker for the routing and delivery queues."""
-    from relay.celery_app import create_celery, exit_wedged
-    from relay.embedded import worker_argv
+    from relay.celery_app import create_celery, exit_wedged, worker_argv
 
     settings = settings_and_logging()
     check = bootstrap(settings)

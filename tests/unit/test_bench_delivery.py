@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks.celery_noop import noop_argv
 from benchmarks.delivery_ratio import summary
-from relay.embedded import worker_argv
+from relay.celery_app import worker_argv
 
 
 def test_the_noop_worker_defaults_to_relay_worker_on_the_route_queue() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from relay.embedded import worker_argv
+from relay.celery_app import worker_argv
 
 
 @pytest.mark.parametrize("level", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
