@@ -145,9 +145,10 @@ def documented_commands() -> tuple[set[str], list[str]]:
             command: click.Command = main
             path = ["relay"]
             for word in words[1:]:
-                if not isinstance(command, click.Group) or word not in subcommands(command):
+                found_here = subcommands(command) if isinstance(command, click.Group) else {}
+                if word not in found_here:
                     break
-                command = subcommands(command)[word]
+                command = found_here[word]
                 path.append(word)
             named = " ".join(path)
             if len(path) == 1:
